@@ -1,0 +1,730 @@
+//! The build loop: the sole owner of the salsa database and of the state on disk.
+//!
+//! One `build` call: decide whether cargo must be asked (capture) or the captured graph can be
+//! replayed; set the db's inputs from what is on disk; then loop over one closed [`Event`] enum,
+//! starting compiles and links as the db says they are ready and feeding their measured outputs
+//! back as inputs, until nothing is left to do.
+
+use crate::capture::{self, CaptureError};
+use crate::db::{self, BuiltWith, Db, DirtyReason, File, Graph, LinkDecision, Unit};
+use crate::depinfo;
+use crate::digest::{Digest, Stamp, StatCache};
+use crate::events::{BuildEvent, BuildSummary, Sink, UnitInfo};
+use crate::exec::{self, CompiledObjects, RunOutput, Step};
+use crate::objects;
+use crate::state::{describe, Explanation, State, UnitKind, UnitSpec};
+use crate::workspace::{self, Located, Selection};
+use crate::LinkFailure;
+use salsa::Setter;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Workspace(#[from] workspace::WorkspaceError),
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error("cannot lock {path}: {source}")]
+    Lock { path: PathBuf, source: std::io::Error },
+    #[error("no build recorded yet for these flags in {0}: run `splitlink build` first")]
+    NothingToExplain(PathBuf),
+}
+
+#[derive(Clone, Debug)]
+pub struct BuildOptions {
+    pub quiet: bool,
+    pub jobs: usize,
+    /// Go through cargo even if nothing says it is needed.
+    pub force_capture: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            quiet: false,
+            jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            force_capture: false,
+        }
+    }
+}
+
+/// What the executor measured of a unit's outputs after a successful compile.
+#[derive(Debug, Default)]
+pub struct Measured {
+    pub sources: Vec<PathBuf>,
+    pub env: Vec<(String, Option<String>)>,
+    pub interface: Option<Digest>,
+    pub rlib_objects: Vec<Digest>,
+    pub stamps: Vec<(PathBuf, Stamp)>,
+}
+
+/// Read a unit's dep-info and fingerprint its outputs (I/O: executor side only).
+pub fn measure_outputs(spec: &UnitSpec, cache: &mut StatCache) -> Measured {
+    let inv = &spec.invocation;
+    let dep = inv
+        .dep_info_path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| depinfo::parse(&t, &inv.cwd))
+        .unwrap_or_default();
+    let interface = match spec.kind {
+        UnitKind::Lib | UnitKind::ProcMacro => inv.interface_output().and_then(|p| cache.digest(&p).ok().flatten()),
+        _ => None,
+    };
+    let rlib_objects = if spec.kind == UnitKind::Lib {
+        inv.outputs()
+            .iter()
+            .find(|p| p.extension().is_some_and(|e| e == "rlib"))
+            .and_then(|p| objects::rlib_object_digests(p).ok())
+            .unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let stamps = inv.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
+    Measured { sources: dep.files, env: dep.env, interface, rlib_objects, stamps }
+}
+
+pub fn transitive_dep_keys(key: &str, state: &State) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut stack: Vec<String> = state.units.get(key).map(|u| u.spec.deps.clone()).unwrap_or_default();
+    while let Some(d) = stack.pop() {
+        if out.contains(&d) {
+            continue;
+        }
+        if let Some(u) = state.units.get(&d) {
+            stack.extend(u.spec.deps.iter().cloned());
+        }
+        out.push(d);
+    }
+    out
+}
+
+fn unit_info(spec: &UnitSpec) -> UnitInfo {
+    let kind = spec.target["kind"].as_array().and_then(|k| k.first()).and_then(|k| k.as_str()).unwrap_or("lib").to_string();
+    let path = if spec.kind == UnitKind::Linkable {
+        spec.uplifts.first().map(|(_, to)| to.clone()).or_else(|| spec.invocation.linked_output())
+    } else {
+        None
+    };
+    UnitInfo {
+        package: spec.package_name.clone(),
+        target: spec.name(),
+        kind,
+        path,
+        package_id: spec.package_id.clone(),
+        version: spec.package_id.rsplit(['#', '@']).next().unwrap_or("").to_string(),
+        manifest_path: spec.manifest_path.clone(),
+        target_json: spec.target.clone(),
+    }
+}
+
+/// The value a compile would now observe for each environment variable it read.
+fn env_now(spec: &UnitSpec, names: &[(String, Option<String>)]) -> Vec<(String, Option<String>)> {
+    names
+        .iter()
+        .map(|(k, _)| (k.clone(), spec.invocation.env.get(k).cloned().or_else(|| std::env::var(k).ok())))
+        .collect()
+}
+
+/// The single event type of the build loop.
+enum Event {
+    Compiled { key: String, out: RunOutput, objects: Option<CompiledObjects>, fallback: Option<String>, measured: Measured, ms: u64 },
+    Linked { key: String, out: RunOutput, fallback: Option<String>, ms: u64 },
+}
+
+struct Loop<'a> {
+    db: Db,
+    graph: Graph,
+    units: HashMap<String, Unit>,
+    files: HashMap<PathBuf, File>,
+    state: &'a mut State,
+    cache: StatCache,
+    root: PathBuf,
+    config_files: Vec<PathBuf>,
+    running: BTreeSet<String>,
+    failed: BTreeSet<String>,
+    compiled: Vec<String>,
+    linked: Vec<String>,
+    link_skipped: Vec<String>,
+    explanation: Explanation,
+    snapshots: HashMap<String, BuiltWith>,
+    pending_link: HashMap<String, db::LinkInputs>,
+    rustc_version: String,
+    rustc_ms: u64,
+    link_ms: u64,
+}
+
+impl Loop<'_> {
+    fn file(&mut self, p: &Path) -> File {
+        if let Some(f) = self.files.get(p) {
+            return *f;
+        }
+        let d = self.cache.digest(p).ok().flatten();
+        let f = File::new(&self.db, p.to_path_buf(), d);
+        self.files.insert(p.to_path_buf(), f);
+        f
+    }
+
+    fn spec(&self, key: &str) -> &UnitSpec {
+        &self.state.units[key].spec
+    }
+
+    fn key_of(&self, u: Unit) -> String {
+        u.id(&self.db).clone()
+    }
+
+    fn link_failure(&self, key: &str) -> LinkFailure {
+        let spec = self.spec(key);
+        let mut sources: Vec<PathBuf> = Vec::new();
+        let mut manifest_dirs = Vec::new();
+        for k in std::iter::once(key.to_string()).chain(transitive_dep_keys(key, self.state)) {
+            if let Some(u) = self.state.units.get(&k) {
+                if let Some(w) = &u.built.with {
+                    sources.extend(w.sources.iter().map(|(p, _)| p.clone()).filter(|p| p.extension().is_some_and(|e| e == "rs")));
+                }
+                if let Some(d) = u.spec.manifest_path.parent() {
+                    if !manifest_dirs.contains(&d.to_path_buf()) {
+                        manifest_dirs.push(d.to_path_buf());
+                    }
+                }
+            }
+        }
+        LinkFailure {
+            workspace_root: self.root.clone(),
+            cwd: spec.invocation.cwd.clone(),
+            sources,
+            manifest_dirs,
+            config_files: self.config_files.iter().filter(|p| p.exists()).cloned().collect(),
+            root_source: spec.invocation.source().unwrap_or_default(),
+        }
+    }
+
+    fn emit_stderr(&self, key: &str, stderr: &[u8], link: bool, sink: &mut dyn Sink) {
+        let spec = self.spec(key);
+        let info = unit_info(spec);
+        for line in String::from_utf8_lossy(stderr).lines() {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(v) if v.get("$message_type").and_then(|t| t.as_str()) == Some("diagnostic") => {
+                    let msg = v["message"].as_str().unwrap_or("");
+                    let is_link = link && (msg.starts_with("linking with") || msg.starts_with("linker `") || msg.contains("linker"));
+                    let lf = if is_link { Some(self.link_failure(key)) } else { None };
+                    sink.event(BuildEvent::Diagnostic { unit: Some(info.clone()), message: v, link: lf });
+                }
+                Ok(_) => {}
+                Err(_) if line.trim().is_empty() => {}
+                Err(_) => sink.event(BuildEvent::Warning(line.to_string())),
+            }
+        }
+    }
+}
+
+fn spawn_compile(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec) {
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        let inv = &spec.invocation;
+        let mut objects = None;
+        let mut fallback = None;
+        let out = if spec.kind == UnitKind::Linkable && spec.split {
+            exec::remove_split_leftovers(inv);
+            let out = exec::run(inv, Step::NoLink);
+            match out {
+                Ok(o) => match exec::split_problem(&o) {
+                    Some(reason) => {
+                        fallback = Some(reason);
+                        exec::remove_split_leftovers(inv);
+                        exec::run(inv, Step::Plain)
+                    }
+                    None => {
+                        if o.success() {
+                            match exec::fingerprint_objects(inv) {
+                                Ok(c) => objects = Some(c),
+                                Err(e) => {
+                                    fallback = Some(format!("cannot fingerprint objects: {e}"));
+                                }
+                            }
+                            if fallback.is_some() {
+                                exec::run(inv, Step::Plain)
+                            } else {
+                                Ok(o)
+                            }
+                        } else {
+                            Ok(o)
+                        }
+                    }
+                },
+                Err(e) => Err(e),
+            }
+        } else {
+            exec::run(inv, Step::Plain)
+        };
+        let out = out.unwrap_or_else(|e| RunOutput {
+            code: Some(127),
+            stdout: vec![],
+            stderr: format!("error: cannot run {}: {e}\n", inv.rustc.display()).into_bytes(),
+        });
+        let measured = if out.success() { measure_outputs(&spec, &mut StatCache::default()) } else { Measured::default() };
+        let _ = tx.send(Event::Compiled { key, out, objects, fallback, measured, ms: t.elapsed().as_millis() as u64 });
+    });
+}
+
+fn spawn_link(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec) {
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        let t = Instant::now();
+        let inv = &spec.invocation;
+        let mut fallback = None;
+        let out = match exec::run(inv, Step::LinkOnly) {
+            Ok(o) => match exec::split_problem(&o) {
+                Some(reason) => {
+                    fallback = Some(reason);
+                    exec::remove_split_leftovers(inv);
+                    exec::run(inv, Step::Plain)
+                }
+                None => Ok(o),
+            },
+            Err(e) => Err(e),
+        };
+        let out = out.unwrap_or_else(|e| RunOutput {
+            code: Some(127),
+            stdout: vec![],
+            stderr: format!("error: cannot run {}: {e}\n", inv.rustc.display()).into_bytes(),
+        });
+        let _ = tx.send(Event::Linked { key, out, fallback, ms: t.elapsed().as_millis() as u64 });
+    });
+}
+
+/// Hard-link the unit's outputs to where cargo puts them (`target/debug/app`), as cargo does.
+fn uplift(spec: &UnitSpec) {
+    use std::os::unix::fs::MetadataExt;
+    for (from, to) in &spec.uplifts {
+        let same = match (std::fs::metadata(from), std::fs::metadata(to)) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            _ => false,
+        };
+        if same || !from.exists() {
+            continue;
+        }
+        let _ = std::fs::remove_file(to);
+        if std::fs::hard_link(from, to).is_err() {
+            let _ = std::fs::copy(from, to);
+        }
+    }
+}
+
+fn lock(target_dir: &Path) -> Result<std::fs::File, BuildError> {
+    let dir = target_dir.join("splitlink");
+    let path = dir.join("lock");
+    let err = |source| BuildError::Lock { path: path.clone(), source };
+    std::fs::create_dir_all(&dir).map_err(err)?;
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(err)?;
+    f.lock().map_err(err)?;
+    Ok(f)
+}
+
+/// Why this selection has to go through cargo, or None when the captured graph can be replayed.
+fn capture_reason(state: &mut State, sel_key: &str, opts: &BuildOptions) -> Option<String> {
+    if opts.force_capture {
+        return Some("requested".into());
+    }
+    let Some(s) = state.selections.get(sel_key) else {
+        return Some("first build with these flags".into());
+    };
+    let s = s.clone();
+    if let Some(p) = workspace::changed_trigger(&s.triggers, &mut state.cache) {
+        return Some(format!("{} changed", p.strip_prefix(&s.workspace_root).unwrap_or(&p).display()));
+    }
+    let names: Vec<String> = s.env.iter().map(|(k, _)| k.clone()).collect();
+    let now = workspace::relevant_env(&names);
+    if now != s.env {
+        let changed = now.iter().chain(s.env.iter()).find(|kv| !now.contains(kv) || !s.env.contains(kv)).map(|(k, _)| k.clone()).unwrap_or_default();
+        return Some(format!("environment variable {changed} changed"));
+    }
+    for k in &s.units {
+        let Some(u) = state.units.get(k) else { return Some("splitlink's state is incomplete".into()) };
+        for (p, stamp) in &u.built.outputs {
+            if u.spec.kind == UnitKind::Linkable && u.spec.invocation.linked_output().as_ref() == Some(p) {
+                continue; // a missing or replaced binary is relinked, not a reason to ask cargo
+            }
+            if !Stamp::of(p).is_some_and(|s| s.same_output(stamp)) {
+                return Some(format!("{} was changed outside splitlink", p.display()));
+            }
+        }
+    }
+    None
+}
+
+/// Build the selection: replay if possible, through cargo otherwise.
+pub fn build(sel: &Selection, opts: &BuildOptions, cwd: &Path, sink: &mut dyn Sink) -> Result<BuildSummary, BuildError> {
+    let t0 = Instant::now();
+    let loc = workspace::locate(sel, cwd)?;
+    let _lock = lock(&loc.target_dir)?;
+    let mut state = State::load(&loc.target_dir);
+    let sel_key = sel.key(cwd);
+
+    let mut cargo_reason = capture_reason(&mut state, &sel_key, opts);
+    let mut cargo_compiled = Vec::new();
+    let mut cargo_linked = Vec::new();
+    let mut success = true;
+    if let Some(reason) = &cargo_reason {
+        sink.event(BuildEvent::Capture { reason: reason.clone() });
+        let r = capture::capture(&loc, sel, &sel_key, &mut state, sink, opts.quiet);
+        let r = match r {
+            Ok(r) => r,
+            Err(e) => {
+                // Keep what is known; the next build asks cargo again.
+                state.selections.remove(&sel_key);
+                let _ = state.save(&loc.target_dir);
+                return Err(e.into());
+            }
+        };
+        success = r.success;
+        cargo_compiled = r.compiled;
+        cargo_linked = r.linked;
+    }
+
+    let summary = if success {
+        replay(&loc, &sel_key, &mut state, opts, sink, &cargo_compiled, &cargo_linked, cargo_reason.take(), t0)
+    } else {
+        let mut ex = Explanation { cargo: cargo_reason.clone(), ..Default::default() };
+        ex.failed.push(("cargo".into(), "cargo build failed".into()));
+        state.explanations.insert(sel_key.clone(), ex);
+        let infos = |keys: &[String]| keys.iter().filter_map(|k| state.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
+        BuildSummary {
+            success: false,
+            compiled: infos(&cargo_compiled),
+            linked: infos(&cargo_linked),
+            link_skipped: vec![],
+            cargo_invoked: true,
+            duration_ms: t0.elapsed().as_millis() as u64,
+            profile: sel.profile_name(),
+            profile_desc: String::new(),
+            rustc_ms: 0,
+            link_ms: 0,
+            binaries: vec![],
+        }
+    };
+    state.save(&loc.target_dir)?;
+    sink.event(BuildEvent::Finished(summary.clone()));
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn replay(
+    loc: &Located,
+    sel_key: &str,
+    state: &mut State,
+    opts: &BuildOptions,
+    sink: &mut dyn Sink,
+    cargo_compiled: &[String],
+    cargo_linked: &[String],
+    cargo_reason: Option<String>,
+    t0: Instant,
+) -> BuildSummary {
+    let sel_state = state.selections[sel_key].clone();
+    let keys: Vec<String> = sel_state.units.iter().filter(|k| state.units[*k].spec.replayable()).cloned().collect();
+    let cache = std::mem::take(&mut state.cache);
+    let mut lp = Loop {
+        db: Db::default(),
+        graph: Graph::new(&Db::default(), vec![]),
+        units: HashMap::new(),
+        files: HashMap::new(),
+        state,
+        cache,
+        root: sel_state.workspace_root.clone(),
+        config_files: workspace::config_candidates(&loc.cwd),
+        running: BTreeSet::new(),
+        failed: BTreeSet::new(),
+        compiled: Vec::new(),
+        linked: Vec::new(),
+        link_skipped: Vec::new(),
+        explanation: Explanation {
+            cargo: cargo_reason.clone(),
+            compiled: cargo_compiled.iter().map(|k| (k.clone(), "compiled by cargo".to_string())).collect(),
+            ..Default::default()
+        },
+        snapshots: HashMap::new(),
+        pending_link: HashMap::new(),
+        rustc_version: sel_state.rustc_version.clone(),
+        rustc_ms: 0,
+        link_ms: 0,
+    };
+
+    // Inputs, in dependency order (deps before dependents).
+    for k in &keys {
+        let u = lp.state.units[k].clone();
+        let sources: Vec<File> = u.built.with.as_ref().map(|w| w.sources.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()).unwrap_or_default().iter().map(|p| lp.file(p)).collect();
+        let deps: Vec<Unit> = u.spec.deps.iter().filter_map(|d| lp.units.get(d).copied()).collect();
+        let linkable = u.spec.kind == UnitKind::Linkable && u.spec.split;
+        let env_names = u.built.with.as_ref().map(|w| w.env.clone()).unwrap_or_default();
+        let binary_ok = !linkable || binary_ok(&u.spec, &u.built.outputs);
+        let objects_present = linkable && !u.built.object_files.is_empty() && u.built.object_files.iter().all(|f| f.exists()) && u.spec.invocation.rlink_path().is_some_and(|r| r.exists());
+        let unit = Unit::new(
+            &lp.db,
+            k.clone(),
+            u.spec.spec_digest(),
+            sources,
+            deps,
+            env_now(&u.spec, &env_names),
+            linkable,
+            u.built.with.clone(),
+            u.built.interface,
+            u.built.objects.clone(),
+            u.built.rlink,
+            u.spec.link_args_digest(&lp.rustc_version),
+            u.built.last_link.clone(),
+            binary_ok,
+            objects_present,
+        );
+        lp.units.insert(k.clone(), unit);
+    }
+    let all: Vec<Unit> = keys.iter().map(|k| lp.units[k]).collect();
+    lp.graph = Graph::new(&lp.db, all);
+
+    let (tx, rx) = mpsc::channel::<Event>();
+    loop {
+        // Start what is ready.
+        let ready: Vec<Unit> = db::ready_to_compile(&lp.db, lp.graph).clone();
+        for u in ready {
+            let key = lp.key_of(u);
+            if lp.running.len() >= opts.jobs.max(1) {
+                break;
+            }
+            if lp.running.contains(&key) || lp.failed.contains(&key) {
+                continue;
+            }
+            let reason = db::dirty(&lp.db, u).expect("ready units are dirty");
+            lp.explanation.compiled.push((key.clone(), describe(&reason, &lp.root)));
+            lp.snapshots.insert(key.clone(), db::current_inputs(&lp.db, u));
+            let spec = lp.spec(&key).clone();
+            sink.event(BuildEvent::Compiling(unit_info(&spec)));
+            lp.running.insert(key.clone());
+            spawn_compile(&tx, key, spec);
+        }
+        let links: Vec<Unit> = db::ready_to_link(&lp.db, lp.graph).clone();
+        for u in links {
+            let key = lp.key_of(u);
+            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= opts.jobs.max(1) {
+                continue;
+            }
+            let decision = db::link_decision(&lp.db, u);
+            lp.explanation.links.push((key.clone(), decision));
+            if let Some(inputs) = db::link_inputs(&lp.db, u) {
+                lp.pending_link.insert(key.clone(), inputs);
+            }
+            let spec = lp.spec(&key).clone();
+            sink.event(BuildEvent::Linking(unit_info(&spec)));
+            lp.running.insert(key.clone());
+            spawn_link(&tx, key, spec);
+        }
+        if lp.running.is_empty() {
+            break;
+        }
+        let Ok(ev) = rx.recv() else { break };
+        handle(&mut lp, ev, sink);
+    }
+
+    // Linkables compiled in this build whose objects did not change: skip, clean up.
+    for k in &keys {
+        let u = lp.units[k];
+        if !u.linkable(&lp.db) || lp.failed.contains(k) {
+            continue;
+        }
+        let compiled_now = lp.compiled.contains(k) && !lp.linked.contains(k);
+        if db::dirty(&lp.db, u).is_none() && db::link_decision(&lp.db, u) == LinkDecision::UpToDate && u.objects_present(&lp.db) {
+            let spec = lp.spec(k).clone();
+            exec::remove_split_leftovers(&spec.invocation);
+            u.set_objects_present(&mut lp.db).to(false);
+            lp.state.units.get_mut(k).unwrap().built.object_files.clear();
+            if compiled_now {
+                lp.link_skipped.push(k.clone());
+                lp.explanation.links.push((k.clone(), LinkDecision::UpToDate));
+                sink.event(BuildEvent::LinkSkipped(unit_info(&spec)));
+            }
+        }
+    }
+    // Not-yet-built units blocked by a failure count as failed too.
+    let blocked: Vec<String> = keys.iter().filter(|k| db::dirty(&lp.db, lp.units[*k]).is_some() && !lp.failed.contains(*k)).cloned().collect();
+    for k in &blocked {
+        lp.explanation.failed.push((k.clone(), "not built: a dependency failed".into()));
+    }
+    for k in &keys {
+        uplift(lp.spec(k));
+    }
+
+    let success = lp.failed.is_empty() && blocked.is_empty();
+    let mut compiled: Vec<String> = cargo_compiled.iter().filter(|k| keys.contains(k)).cloned().collect();
+    compiled.extend(lp.compiled.iter().cloned());
+    let mut linked: Vec<String> = cargo_linked.to_vec();
+    linked.extend(lp.linked.iter().cloned());
+
+    // cargo's JSON messages for a replayed build: dependencies fresh, workspace units as built.
+    if cargo_reason.is_none() {
+        for m in &sel_state.other_messages {
+            sink.event(BuildEvent::CargoMessage(m.clone()));
+        }
+        for k in &keys {
+            if lp.failed.contains(k) || blocked.contains(k) {
+                continue;
+            }
+            let mut a = lp.spec(k).artifact.clone();
+            a["fresh"] = serde_json::Value::Bool(!compiled.contains(k));
+            sink.event(BuildEvent::CargoMessage(a));
+        }
+    }
+
+    let binaries = keys
+        .iter()
+        .map(|k| lp.spec(k))
+        .filter(|s| s.kind == UnitKind::Linkable && !s.invocation.is_test())
+        .filter_map(|s| unit_info(s).path.map(|p| (s.name(), p)))
+        .collect();
+    let infos = |ks: &[String], st: &State| ks.iter().filter_map(|k| st.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
+    let summary = BuildSummary {
+        success,
+        compiled: infos(&compiled, lp.state),
+        linked: infos(&linked, lp.state),
+        link_skipped: infos(&lp.link_skipped, lp.state),
+        cargo_invoked: cargo_reason.is_some(),
+        duration_ms: t0.elapsed().as_millis() as u64,
+        profile: sel_state.profile.clone(),
+        profile_desc: sel_state.profile_desc.clone(),
+        rustc_ms: lp.rustc_ms,
+        link_ms: lp.link_ms,
+        binaries,
+    };
+    let explanation = std::mem::take(&mut lp.explanation);
+    let cache = std::mem::take(&mut lp.cache);
+    let live: BTreeSet<PathBuf> = lp.files.keys().cloned().collect();
+    let state = lp.state;
+    state.cache = cache;
+    let _ = live;
+    state.explanations.insert(sel_key.to_string(), explanation);
+    summary
+}
+
+fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
+    let Some(bin) = spec.invocation.linked_output() else { return false };
+    let recorded = outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s);
+    matches!((Stamp::of(&bin), recorded), (Some(now), Some(rec)) if now.same_output(&rec))
+}
+
+fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
+    match ev {
+        Event::Compiled { key, out, objects, fallback, measured, ms } => {
+            lp.running.remove(&key);
+            lp.rustc_ms += ms;
+            let unit = lp.units[&key];
+            if let Some(reason) = &fallback {
+                let spec = lp.spec(&key).clone();
+                sink.event(BuildEvent::Fallback { unit: unit_info(&spec), reason: reason.clone() });
+                lp.explanation.fallbacks.push((key.clone(), reason.clone()));
+                let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
+                s.split = false;
+                s.fallback_reason = Some(reason.clone());
+                unit.set_linkable(&mut lp.db).to(false);
+            }
+            lp.emit_stderr(&key, &out.stderr, fallback.is_some(), sink);
+            if !out.success() {
+                lp.failed.insert(key.clone());
+                return;
+            }
+            lp.compiled.push(key.clone());
+            if fallback.is_some() {
+                lp.linked.push(key.clone());
+            }
+            let snap = lp.snapshots.remove(&key).expect("snapshot taken at spawn");
+            // Sources as read: digests from before the compile where known (an edit made while
+            // rustc ran stays visible as a change), new files (a new module) hashed now.
+            let mut sources = Vec::new();
+            let mut files = Vec::new();
+            for p in &measured.sources {
+                let f = lp.file(p);
+                files.push(f);
+                let d = snap.sources.iter().find(|(sp, _)| sp == p).map(|(_, d)| *d).unwrap_or_else(|| f.digest(&lp.db));
+                sources.push((p.clone(), d));
+            }
+            let spec = lp.spec(&key).clone();
+            let built = BuiltWith { spec: spec.spec_digest(), sources, deps: snap.deps.clone(), env: measured.env.clone() };
+            unit.set_sources(&mut lp.db).to(files);
+            unit.set_env_now(&mut lp.db).to(env_now(&spec, &measured.env));
+            unit.set_built(&mut lp.db).to(Some(built.clone()));
+            unit.set_spec(&mut lp.db).to(spec.spec_digest());
+            unit.set_interface(&mut lp.db).to(measured.interface);
+            let st = &mut lp.state.units.get_mut(&key).unwrap().built;
+            st.with = Some(built);
+            st.interface = measured.interface;
+            st.outputs = measured.stamps.clone();
+            match objects {
+                Some(c) if fallback.is_none() => {
+                    unit.set_objects(&mut lp.db).to(c.digests.clone());
+                    unit.set_rlink(&mut lp.db).to(Some(c.rlink));
+                    unit.set_objects_present(&mut lp.db).to(true);
+                    st.objects = c.digests;
+                    st.rlink = Some(c.rlink);
+                    st.object_files = c.files;
+                }
+                _ => {
+                    if spec.kind == UnitKind::Lib {
+                        unit.set_objects(&mut lp.db).to(measured.rlib_objects.clone());
+                        st.objects = measured.rlib_objects;
+                    }
+                }
+            }
+        }
+        Event::Linked { key, out, fallback, ms } => {
+            lp.running.remove(&key);
+            lp.link_ms += ms;
+            let unit = lp.units[&key];
+            let spec = lp.spec(&key).clone();
+            if let Some(reason) = &fallback {
+                sink.event(BuildEvent::Fallback { unit: unit_info(&spec), reason: reason.clone() });
+                lp.explanation.fallbacks.push((key.clone(), reason.clone()));
+                let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
+                s.split = false;
+                s.fallback_reason = Some(reason.clone());
+            }
+            lp.emit_stderr(&key, &out.stderr, true, sink);
+            let inputs = lp.pending_link.remove(&key);
+            if !out.success() {
+                lp.failed.insert(key.clone());
+                let present = spec.invocation.rlink_path().is_some_and(|r| r.exists());
+                unit.set_objects_present(&mut lp.db).to(present);
+                return;
+            }
+            lp.linked.push(key.clone());
+            let stamps: Vec<(PathBuf, Stamp)> = spec.invocation.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
+            exec::remove_split_leftovers(&spec.invocation);
+            unit.set_last_link(&mut lp.db).to(inputs.clone());
+            unit.set_binary_ok(&mut lp.db).to(true);
+            unit.set_objects_present(&mut lp.db).to(false);
+            if fallback.is_some() {
+                unit.set_linkable(&mut lp.db).to(false);
+            }
+            let st = &mut lp.state.units.get_mut(&key).unwrap().built;
+            st.last_link = inputs;
+            st.outputs = stamps;
+            st.object_files.clear();
+            uplift(&spec);
+        }
+    }
+}
+
+/// The last build's explanation for this selection.
+pub fn explain(sel: &Selection, cwd: &Path) -> Result<(Explanation, State, PathBuf), BuildError> {
+    let loc = workspace::locate(sel, cwd)?;
+    let state = State::load(&loc.target_dir);
+    let key = sel.key(cwd);
+    let ex = state.explanations.get(&key).cloned().ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))?;
+    let root = state.selections.get(&key).map(|s| s.workspace_root.clone()).unwrap_or(loc.root);
+    Ok((ex, state, root))
+}
+
+#[allow(dead_code)]
+fn _assert_dirty_reason_is_used(r: DirtyReason) -> DirtyReason {
+    r
+}

@@ -1,0 +1,223 @@
+//! Content digests (blake3 + length) and the stat cache that avoids re-reading unchanged files.
+//!
+//! Freshness is by content, never by mtime: the stat cache only decides whether a file must be
+//! *re-hashed*; a stat change with identical bytes yields the same digest, and a file written within
+//! the racy window of its last hash is always re-hashed.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fmt;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A blake3 digest. Serialized as hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Digest(pub [u8; 32]);
+
+impl Digest {
+    pub fn of(bytes: &[u8]) -> Digest {
+        let mut h = blake3::Hasher::new();
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+        Digest(*h.finalize().as_bytes())
+    }
+    pub fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    pub fn short(&self) -> String {
+        self.hex()[..12].to_string()
+    }
+}
+
+impl fmt::Debug for Digest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.short())
+    }
+}
+
+impl Serialize for Digest {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.hex())
+    }
+}
+
+impl<'de> Deserialize<'de> for Digest {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.len() != 64 {
+            return Err(serde::de::Error::custom("digest must be 64 hex chars"));
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let hex = std::str::from_utf8(chunk).map_err(serde::de::Error::custom)?;
+            out[i] = u8::from_str_radix(hex, 16).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Digest(out))
+    }
+}
+
+/// Incremental hasher for composite fingerprints.
+#[derive(Default)]
+pub struct Hasher(blake3::Hasher);
+
+impl Hasher {
+    pub fn new(domain: &str) -> Self {
+        let mut h = Hasher(blake3::Hasher::new());
+        h.str(domain);
+        h
+    }
+    pub fn bytes(&mut self, b: &[u8]) -> &mut Self {
+        self.0.update(&(b.len() as u64).to_le_bytes());
+        self.0.update(b);
+        self
+    }
+    pub fn str(&mut self, s: &str) -> &mut Self {
+        self.bytes(s.as_bytes())
+    }
+    pub fn digest(&mut self, d: &Digest) -> &mut Self {
+        self.0.update(&d.0);
+        self
+    }
+    pub fn opt_digest(&mut self, d: &Option<Digest>) -> &mut Self {
+        match d {
+            Some(d) => {
+                self.0.update(&[1]);
+                self.digest(d)
+            }
+            None => {
+                self.0.update(&[0]);
+                self
+            }
+        }
+    }
+    pub fn finish(&self) -> Digest {
+        Digest(*self.0.finalize().as_bytes())
+    }
+}
+
+/// Digest of a file's bytes, `None` if it does not exist.
+pub fn hash_file(path: &Path) -> std::io::Result<Option<Digest>> {
+    match std::fs::File::open(path) {
+        Ok(mut f) => {
+            let mut buf = Vec::new();
+            f.read_to_end(&mut buf)?;
+            Ok(Some(Digest::of(&buf)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// What `stat` says about a file: enough to notice that it may have changed, or been replaced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamp {
+    pub len: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+    pub ino: u64,
+}
+
+impl Stamp {
+    /// Same file with the same content as far as `stat` can tell, ignoring ctime (which a hard
+    /// link to the file also changes).
+    pub fn same_output(&self, other: &Stamp) -> bool {
+        self.len == other.len && self.mtime_ns == other.mtime_ns && self.ino == other.ino
+    }
+
+    pub fn of(path: &Path) -> Option<Stamp> {
+        let m = std::fs::metadata(path).ok()?;
+        Some(Stamp {
+            len: m.len(),
+            mtime_ns: m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128,
+            ctime_ns: m.ctime() as i128 * 1_000_000_000 + m.ctime_nsec() as i128,
+            ino: m.ino(),
+        })
+    }
+}
+
+pub fn now_ns() -> i128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+}
+
+/// A file written less than this long before it was hashed is hashed again next time
+/// (its stat may not change on a second write within the filesystem's timestamp granularity).
+const RACY_NS: i128 = 1_000_000_000;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct CacheEntry {
+    stamp: Stamp,
+    hashed_at_ns: i128,
+    digest: Digest,
+}
+
+/// Maps path → (stat, digest); content stays the only truth.
+#[derive(Default, Clone, Debug, Serialize, Deserialize)]
+pub struct StatCache {
+    entries: HashMap<PathBuf, CacheEntry>,
+    #[serde(skip)]
+    pub hashed: usize,
+}
+
+impl StatCache {
+    /// Digest of `path` (None when missing), re-reading the file unless its stat is unchanged
+    /// and was not racy when last hashed.
+    pub fn digest(&mut self, path: &Path) -> std::io::Result<Option<Digest>> {
+        let Some(stamp) = Stamp::of(path) else {
+            self.entries.remove(path);
+            return Ok(None);
+        };
+        if let Some(e) = self.entries.get(path) {
+            if e.stamp == stamp && stamp.mtime_ns + RACY_NS < e.hashed_at_ns && stamp.ctime_ns + RACY_NS < e.hashed_at_ns {
+                return Ok(Some(e.digest));
+            }
+        }
+        let hashed_at_ns = now_ns();
+        let digest = hash_file(path)?;
+        self.hashed += 1;
+        match digest {
+            Some(digest) => {
+                self.entries.insert(path.to_path_buf(), CacheEntry { stamp, hashed_at_ns, digest });
+            }
+            None => {
+                self.entries.remove(path);
+            }
+        }
+        Ok(digest)
+    }
+
+    pub fn retain(&mut self, keep: impl Fn(&Path) -> bool) {
+        self.entries.retain(|p, _| keep(p));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_bytes_same_digest_after_rewrite() {
+        let dir = tempfile_dir();
+        let p = dir.join("a.rs");
+        std::fs::write(&p, "fn main() {}").unwrap();
+        let mut c = StatCache::default();
+        let d1 = c.digest(&p).unwrap();
+        std::fs::write(&p, "fn main() {}").unwrap();
+        let d2 = c.digest(&p).unwrap();
+        assert_eq!(d1, d2);
+        std::fs::write(&p, "fn main() { }").unwrap();
+        let d3 = c.digest(&p).unwrap();
+        assert_ne!(d1, d3, "a racy rewrite with new bytes must be seen");
+        std::fs::remove_file(&p).unwrap();
+        assert_eq!(c.digest(&p).unwrap(), None);
+        let back: Digest = serde_json::from_str(&serde_json::to_string(&d1.unwrap()).unwrap()).unwrap();
+        assert_eq!(Some(back), d1);
+    }
+
+    fn tempfile_dir() -> PathBuf {
+        let d = std::env::temp_dir().join(format!("splitlink-digest-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+}

@@ -1,0 +1,72 @@
+//! What a build reports, in order, to whoever renders it (terminal, JSON, later LSP). Types only.
+
+use serde::Serialize;
+use std::path::PathBuf;
+
+/// A unit as cargo names it in its JSON messages.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct UnitInfo {
+    pub package: String,
+    pub target: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    #[serde(skip)]
+    pub package_id: String,
+    #[serde(skip)]
+    pub version: String,
+    #[serde(skip)]
+    pub manifest_path: PathBuf,
+    #[serde(skip)]
+    pub target_json: serde_json::Value,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct BuildSummary {
+    pub success: bool,
+    pub compiled: Vec<UnitInfo>,
+    pub linked: Vec<UnitInfo>,
+    pub link_skipped: Vec<UnitInfo>,
+    pub cargo_invoked: bool,
+    pub duration_ms: u64,
+    #[serde(skip)]
+    pub profile: String,
+    #[serde(skip)]
+    pub profile_desc: String,
+    /// Time spent inside rustc compiles and links (wall, summed over jobs).
+    #[serde(skip)]
+    pub rustc_ms: u64,
+    #[serde(skip)]
+    pub link_ms: u64,
+    /// Binaries of the selection: (name, path).
+    #[serde(skip)]
+    pub binaries: Vec<(String, PathBuf)>,
+}
+
+#[derive(Clone, Debug)]
+pub enum BuildEvent {
+    /// The build goes through cargo, and why.
+    Capture { reason: String },
+    Compiling(UnitInfo),
+    Linking(UnitInfo),
+    LinkSkipped(UnitInfo),
+    /// The split compile/link did not work for this unit; it is built the normal way.
+    Fallback { unit: UnitInfo, reason: String },
+    /// A rustc diagnostic (rustc's JSON), for a unit when known.
+    Diagnostic { unit: Option<UnitInfo>, message: serde_json::Value, link: Option<crate::LinkFailure> },
+    /// A cargo JSON message to pass through as is in JSON mode (artifacts, build scripts).
+    CargoMessage(serde_json::Value),
+    /// Something the user should know that is not a rustc diagnostic.
+    Warning(String),
+    Finished(BuildSummary),
+}
+
+pub trait Sink {
+    fn event(&mut self, ev: BuildEvent);
+}
+
+impl<F: FnMut(BuildEvent)> Sink for F {
+    fn event(&mut self, ev: BuildEvent) {
+        self(ev)
+    }
+}

@@ -1,0 +1,148 @@
+//! Running rustc: plain replays, `-Zno-link` compiles and `-Zlink-only` links.
+//!
+//! Used by both the wrapper (during capture, under cargo) and the replay executor, so that a
+//! unit is split, fingerprinted and linked the same way whichever path built it.
+
+use crate::digest::Digest;
+use crate::invocation::Invocation;
+use crate::objects;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Environment variables never replayed: they belong to the cargo process that ran the capture.
+pub const ENV_DENYLIST: &[&str] = &[
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "RUST_RECURSION_COUNT",
+    crate::CAPTURE_DIR_ENV,
+];
+
+#[derive(Debug)]
+pub struct RunOutput {
+    pub code: Option<i32>,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+impl RunOutput {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// How a step is run.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The captured invocation as cargo ran it.
+    Plain,
+    /// `-Zno-link` with `RUSTC_BOOTSTRAP=1`.
+    NoLink,
+    /// `-Zlink-only <rlink>` with `RUSTC_BOOTSTRAP=1`.
+    LinkOnly,
+}
+
+pub fn command(inv: &Invocation, step: Step) -> Command {
+    let args = match step {
+        Step::Plain => inv.args.clone(),
+        Step::NoLink => inv.no_link_args(),
+        Step::LinkOnly => inv.link_only_args(&inv.rlink_path().unwrap_or_default()),
+    };
+    let mut c = Command::new(&inv.rustc);
+    c.args(args).current_dir(&inv.cwd);
+    for k in ENV_DENYLIST {
+        c.env_remove(k);
+    }
+    c.envs(&inv.env);
+    match step {
+        Step::Plain => {}
+        Step::NoLink | Step::LinkOnly => {
+            c.env("RUSTC_BOOTSTRAP", "1");
+        }
+    }
+    c
+}
+
+pub fn run(inv: &Invocation, step: Step) -> std::io::Result<RunOutput> {
+    let out = command(inv, step).stdin(Stdio::null()).output()?;
+    Ok(RunOutput { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
+}
+
+/// Whether a failed split step failed for a reason that is not the user's code: a toolchain
+/// that refuses `-Z`, an internal compiler error, a crate type the split does not handle.
+pub fn split_problem(out: &RunOutput) -> Option<String> {
+    if out.success() {
+        return None;
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    if out.code == Some(101) || err.contains("internal compiler error") || err.contains("the compiler unexpectedly panicked") {
+        return Some("rustc crashed (internal compiler error) in the split compile/link".into());
+    }
+    if out.code.is_none() {
+        return Some("rustc was killed by a signal in the split compile/link".into());
+    }
+    for needle in [
+        "is only accepted on the nightly compiler",
+        "unknown unstable option",
+        "-Z no-link",
+        "-Z link-only",
+        "unstable options are only",
+        "rlink",
+    ] {
+        if err.contains(needle) && !err.contains("linking with") {
+            return Some(format!("rustc refused the split ({})", first_error_line(&err)));
+        }
+    }
+    None
+}
+
+fn first_error_line(stderr: &str) -> String {
+    for line in stderr.lines() {
+        if let Ok(v) = serde_json::from_str::<serde_json::Value>(line) {
+            if let Some(m) = v.get("message").and_then(|m| m.as_str()) {
+                return m.to_string();
+            }
+        } else if line.starts_with("error") {
+            return line.to_string();
+        }
+    }
+    stderr.lines().next().unwrap_or("").to_string()
+}
+
+/// What a `-Zno-link` compile left behind, fingerprinted before anything deletes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompiledObjects {
+    pub files: Vec<PathBuf>,
+    pub digests: Vec<Digest>,
+    pub rlink: Digest,
+}
+
+/// Remove the objects and `.rlink` of an earlier split compile of this unit, so what is found
+/// after the next compile is exactly its output.
+pub fn remove_split_leftovers(inv: &Invocation) {
+    if let (Some(dir), Some(stem)) = (inv.out_dir(), inv.stem()) {
+        for f in objects::own_object_files(&dir, &stem) {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+    if let Some(r) = inv.rlink_path() {
+        let _ = std::fs::remove_file(r);
+    }
+}
+
+pub fn fingerprint_objects(inv: &Invocation) -> Result<CompiledObjects, objects::ObjectError> {
+    let dir = inv.out_dir().unwrap_or_default();
+    let stem = inv.stem().unwrap_or_default();
+    let files = objects::own_object_files(&dir, &stem);
+    let digests = objects::hash_files(&files)?;
+    let session: Vec<PathBuf> = inv.incremental_dir().into_iter().collect();
+    let rlink = objects::rlink_digest(&inv.rlink_path().unwrap_or_default(), &session)?;
+    Ok(CompiledObjects { files, digests, rlink })
+}
+
+/// Whether the objects of the last split compile are still on disk (a link needs them).
+pub fn objects_present(c: &CompiledObjects, inv: &Invocation) -> bool {
+    !c.files.is_empty() && c.files.iter().all(|f| f.exists()) && inv.rlink_path().is_some_and(|r| r.exists())
+}

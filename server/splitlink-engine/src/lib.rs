@@ -1,0 +1,61 @@
+//! splitlink's build engine.
+//!
+//! Layers (each with the invariant it keeps):
+//! - [`digest`], [`depinfo`], [`invocation`], [`objects`]: pure helpers over bytes and argv.
+//! - [`db`]: the salsa database. **No I/O**: inputs are set by the build loop only.
+//! - [`exec`] and [`wrapper`]: the only code that runs rustc (replays, `-Zno-link`,
+//!   `-Zlink-only`), shared by the capture (under cargo) and the replay.
+//! - [`capture`]: the only code that runs cargo.
+//! - [`build`]: the build loop, sole owner of the database and of the state on disk.
+//! - [`events`]: what a build reports; rendering is the caller's job.
+
+pub mod build;
+pub mod capture;
+pub mod db;
+pub mod depinfo;
+pub mod digest;
+pub mod events;
+pub mod exec;
+pub mod invocation;
+pub mod objects;
+pub mod state;
+pub mod workspace;
+pub mod wrapper;
+
+pub use build::{build, explain, BuildError, BuildOptions};
+pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
+pub use workspace::Selection;
+
+/// Set for cargo's child processes during a capture: where the wrapper writes its records.
+/// Its presence is what puts the `splitlink` binary in wrapper mode.
+pub const CAPTURE_DIR_ENV: &str = "SPLITLINK_CAPTURE_DIR";
+
+/// Everything needed to map a failed link to source lines (see splitlink-diag's LinkContext).
+#[derive(Clone, Debug, Default)]
+pub struct LinkFailure {
+    pub workspace_root: std::path::PathBuf,
+    pub cwd: std::path::PathBuf,
+    pub sources: Vec<std::path::PathBuf>,
+    pub manifest_dirs: Vec<std::path::PathBuf>,
+    pub config_files: Vec<std::path::PathBuf>,
+    pub root_source: std::path::PathBuf,
+}
+
+/// Remove ANSI escape sequences (CSI `ESC [ … letter`).
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

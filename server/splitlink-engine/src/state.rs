@@ -1,0 +1,165 @@
+//! What splitlink remembers between runs, under `<target-dir>/splitlink/`: the captured units
+//! (shared by every selection, keyed like cargo's units) and, per selection, which units make
+//! up the build and what sends it back through cargo.
+
+use crate::db::{BuiltWith, DirtyReason, LinkDecision, LinkInputs};
+use crate::digest::{Digest, Hasher, Stamp, StatCache};
+use crate::invocation::Invocation;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const STATE_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UnitKind {
+    Lib,
+    ProcMacro,
+    Linkable,
+    BuildScript,
+}
+
+/// A workspace unit as captured through cargo.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnitSpec {
+    pub key: String,
+    pub package_id: String,
+    pub package_name: String,
+    pub manifest_path: PathBuf,
+    /// cargo's `target` object (name, kind, crate_types, src_path...).
+    pub target: serde_json::Value,
+    pub kind: UnitKind,
+    pub invocation: Invocation,
+    /// Compiled with -Zno-link and linked separately; false after a fallback.
+    pub split: bool,
+    pub fallback_reason: Option<String>,
+    /// Keys of the workspace units it depends on.
+    pub deps: Vec<String>,
+    /// cargo's `compiler-artifact` message for this unit.
+    pub artifact: serde_json::Value,
+    /// (file in the out-dir, copy cargo placed in the profile dir).
+    pub uplifts: Vec<(PathBuf, PathBuf)>,
+}
+
+impl UnitSpec {
+    pub fn name(&self) -> String {
+        self.target.get("name").and_then(|n| n.as_str()).unwrap_or(&self.package_name).to_string()
+    }
+
+    pub fn spec_digest(&self) -> Digest {
+        let mut h = Hasher::new("unit-spec");
+        h.str(&serde_json::to_string(&self.invocation).unwrap_or_default());
+        h.str(&format!("{:?}{}", self.kind, self.split));
+        h.finish()
+    }
+
+    pub fn link_args_digest(&self, rustc_version: &str) -> Digest {
+        let mut h = Hasher::new("link-args");
+        h.str(rustc_version);
+        for a in self.invocation.link_relevant_args() {
+            h.str(&a);
+        }
+        h.finish()
+    }
+
+    /// A unit cargo builds but splitlink never replays (build scripts: cargo runs them).
+    pub fn replayable(&self) -> bool {
+        self.kind != UnitKind::BuildScript
+    }
+}
+
+/// What the executor last measured of a unit's outputs.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct UnitBuilt {
+    pub with: Option<BuiltWith>,
+    pub interface: Option<Digest>,
+    pub objects: Vec<Digest>,
+    pub object_files: Vec<PathBuf>,
+    pub rlink: Option<Digest>,
+    pub last_link: Option<LinkInputs>,
+    /// Stamps of the outputs as splitlink (or the capture) left them.
+    pub outputs: Vec<(PathBuf, Stamp)>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct UnitState {
+    pub spec: UnitSpec,
+    pub built: UnitBuilt,
+}
+
+/// A selection (the flags of `splitlink build`) and what forces it back through cargo.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SelectionState {
+    pub units: Vec<String>,
+    /// Files whose change sends the build through cargo (manifests, lockfile, build scripts,
+    /// config, toolchain files, the rustc binary, non-workspace path dependencies).
+    pub triggers: Vec<(PathBuf, Option<Digest>)>,
+    pub env: Vec<(String, Option<String>)>,
+    /// cargo's messages for units splitlink does not replay (dependencies, build scripts).
+    pub other_messages: Vec<serde_json::Value>,
+    pub profile: String,
+    pub profile_desc: String,
+    pub rustc_version: String,
+    pub workspace_root: PathBuf,
+}
+
+/// Why each unit was compiled and each binary linked or not, in the last build.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Explanation {
+    pub cargo: Option<String>,
+    pub compiled: Vec<(String, String)>,
+    pub links: Vec<(String, LinkDecision)>,
+    pub failed: Vec<(String, String)>,
+    pub fallbacks: Vec<(String, String)>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub version: u32,
+    pub units: BTreeMap<String, UnitState>,
+    pub selections: BTreeMap<String, SelectionState>,
+    pub cache: StatCache,
+    pub explanations: BTreeMap<String, Explanation>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot write splitlink state {path}: {source}")]
+    Write { path: PathBuf, source: std::io::Error },
+}
+
+impl State {
+    pub fn path(target_dir: &Path) -> PathBuf {
+        target_dir.join("splitlink").join("state.json")
+    }
+
+    /// Load the state; anything unreadable or from another version is treated as absent (the
+    /// build then goes through cargo).
+    pub fn load(target_dir: &Path) -> State {
+        let p = Self::path(target_dir);
+        let Ok(bytes) = std::fs::read(&p) else { return State { version: STATE_VERSION, ..Default::default() } };
+        match serde_json::from_slice::<State>(&bytes) {
+            Ok(s) if s.version == STATE_VERSION => s,
+            _ => State { version: STATE_VERSION, ..Default::default() },
+        }
+    }
+
+    pub fn save(&self, target_dir: &Path) -> Result<(), StateError> {
+        let p = Self::path(target_dir);
+        let err = |source| StateError::Write { path: p.clone(), source };
+        std::fs::create_dir_all(p.parent().unwrap()).map_err(err)?;
+        let tmp = p.with_extension("json.tmp");
+        let bytes = serde_json::to_vec(self).map_err(|e| err(std::io::Error::other(e)))?;
+        std::fs::write(&tmp, bytes).map_err(err)?;
+        std::fs::rename(&tmp, &p).map_err(err)
+    }
+}
+
+/// Explanation text for a dirty reason (kept here so `explain` and the build agree).
+pub fn describe(reason: &DirtyReason, root: &Path) -> String {
+    match reason {
+        DirtyReason::SourceChanged(p) => format!("{} changed", p.strip_prefix(root).unwrap_or(p).display()),
+        DirtyReason::SourceMissing(p) => format!("{} was deleted", p.strip_prefix(root).unwrap_or(p).display()),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,135 @@
+//! Wrapper mode: splitlink as cargo's `RUSTC_WORKSPACE_WRAPPER` during a capture.
+//!
+//! For every workspace unit cargo compiles, record the exact invocation and run it: linkable
+//! units split into `-Zno-link` + `-Zlink-only` (their objects fingerprinted in between, since a
+//! successful link deletes them), everything else as is. Anything that is not a unit compile
+//! (`rustc -vV`, target-info probes, build scripts probing the compiler) passes straight through.
+
+use crate::exec::{self, CompiledObjects, Step};
+use crate::invocation::Invocation;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// What happened to a unit under the wrapper.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum SplitOutcome {
+    /// Not a linkable crate type: run as cargo asked.
+    NotLinkable,
+    /// Compiled with `-Zno-link`, then linked (or the link failed: `linked == false`).
+    Split { objects: CompiledObjects, linked: bool },
+    /// The split did not work for reasons that are not the user's code; ran unsplit.
+    Fallback { reason: String },
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Record {
+    pub invocation: Invocation,
+    pub outcome: SplitOutcome,
+    pub exit_code: i32,
+}
+
+impl Record {
+    pub fn file_name(inv: &Invocation) -> String {
+        format!("{}{}.json", inv.stem().unwrap_or_default(), if inv.is_test() { ".test" } else { "" })
+    }
+}
+
+/// Entry point of wrapper mode. `args[0]` is the rustc cargo wanted to run.
+pub fn run(args: Vec<String>, capture_dir: &Path) -> i32 {
+    let Some((rustc, rest)) = args.split_first() else {
+        eprintln!("splitlink: wrapper mode needs the rustc path as first argument");
+        return 2;
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let env: BTreeMap<String, String> =
+        std::env::vars().filter(|(k, _)| !exec::ENV_DENYLIST.contains(&k.as_str())).collect();
+    let inv = Invocation { rustc: PathBuf::from(rustc), args: rest.to_vec(), env, cwd };
+
+    let is_unit = inv.crate_name().is_some() && std::env::var("CARGO_CRATE_NAME").ok().as_deref() == inv.crate_name();
+    if !is_unit {
+        return passthrough(&inv);
+    }
+    let build_script = inv.crate_name().is_some_and(|n| n.starts_with("build_script_"));
+    let (outcome, code) = if inv.is_linkable() && !build_script {
+        split(&inv)
+    } else {
+        (SplitOutcome::NotLinkable, passthrough_status(&inv))
+    };
+    let rec = Record { invocation: inv.clone(), outcome, exit_code: code };
+    if let Err(e) = write_record(capture_dir, &rec) {
+        eprintln!("splitlink: cannot record the invocation of {}: {e}", inv.crate_name().unwrap_or("?"));
+        return if code == 0 { 1 } else { code };
+    }
+    code
+}
+
+fn write_record(dir: &Path, rec: &Record) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(Record::file_name(&rec.invocation));
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, serde_json::to_vec(rec).map_err(std::io::Error::other)?)?;
+    std::fs::rename(tmp, path)
+}
+
+fn passthrough(inv: &Invocation) -> i32 {
+    use std::os::unix::process::CommandExt;
+    let err = std::process::Command::new(&inv.rustc).args(&inv.args).exec();
+    eprintln!("splitlink: cannot run {}: {err}", inv.rustc.display());
+    127
+}
+
+fn passthrough_status(inv: &Invocation) -> i32 {
+    match std::process::Command::new(&inv.rustc).args(&inv.args).status() {
+        Ok(s) => s.code().unwrap_or(101),
+        Err(e) => {
+            eprintln!("splitlink: cannot run {}: {e}", inv.rustc.display());
+            127
+        }
+    }
+}
+
+fn forward(out: &exec::RunOutput) {
+    let _ = std::io::stdout().write_all(&out.stdout);
+    let _ = std::io::stderr().write_all(&out.stderr);
+}
+
+fn fallback(inv: &Invocation, reason: String) -> (SplitOutcome, i32) {
+    eprintln!(
+        "{}",
+        serde_json::json!({"$message_type": "diagnostic", "message": format!("splitlink: {reason}; building `{}` without the split", inv.crate_name().unwrap_or("?")), "code": null, "level": "warning", "spans": [], "children": [], "rendered": format!("warning: splitlink: {reason}; building `{}` without the split\n", inv.crate_name().unwrap_or("?"))})
+    );
+    exec::remove_split_leftovers(inv);
+    let code = passthrough_status(inv);
+    (SplitOutcome::Fallback { reason }, code)
+}
+
+fn split(inv: &Invocation) -> (SplitOutcome, i32) {
+    exec::remove_split_leftovers(inv);
+    let out = match exec::run(inv, Step::NoLink) {
+        Ok(o) => o,
+        Err(e) => return fallback(inv, format!("cannot run rustc -Zno-link: {e}")),
+    };
+    if let Some(reason) = exec::split_problem(&out) {
+        return fallback(inv, reason);
+    }
+    forward(&out);
+    if !out.success() {
+        return (SplitOutcome::NotLinkable, out.code.unwrap_or(101));
+    }
+    let objects = match exec::fingerprint_objects(inv) {
+        Ok(o) => o,
+        Err(e) => return fallback(inv, format!("cannot fingerprint the objects: {e}")),
+    };
+    let link = match exec::run(inv, Step::LinkOnly) {
+        Ok(o) => o,
+        Err(e) => return fallback(inv, format!("cannot run rustc -Zlink-only: {e}")),
+    };
+    if let Some(reason) = exec::split_problem(&link) {
+        return fallback(inv, reason);
+    }
+    forward(&link);
+    let code = link.code.unwrap_or(101);
+    (SplitOutcome::Split { objects, linked: link.success() }, code)
+}

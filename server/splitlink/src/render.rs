@@ -1,0 +1,199 @@
+//! Rendering build events: cargo-style status lines and diagnostics on the terminal, or
+//! cargo-compatible JSON messages on stdout.
+
+use splitlink_engine::state::Explanation;
+use splitlink_engine::strip_ansi;
+use splitlink_engine::{BuildEvent, BuildSummary, Sink, UnitInfo};
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+pub struct Renderer {
+    json: bool,
+    verbose: bool,
+    quiet: bool,
+    color: bool,
+}
+
+impl Renderer {
+    pub fn new(json: bool, verbose: bool, quiet: bool) -> Renderer {
+        Renderer { json, verbose, quiet, color: std::io::stderr().is_terminal() }
+    }
+
+    fn status(&self, verb: &str, rest: &str) {
+        if self.quiet {
+            return;
+        }
+        if self.color {
+            eprintln!("\x1b[1;32m{verb:>12}\x1b[0m {rest}");
+        } else {
+            eprintln!("{verb:>12} {rest}");
+        }
+    }
+
+    fn stdout_json(&self, v: &serde_json::Value) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{v}");
+    }
+
+    pub fn fatal(&self, msg: &str) {
+        if self.json {
+            self.stdout_json(&serde_json::json!({"reason": "build-finished", "success": false, "splitlink": {"error": msg}}));
+        }
+        if self.color {
+            eprintln!("\x1b[1;31merror\x1b[0m: {msg}");
+        } else {
+            eprintln!("error: {msg}");
+        }
+    }
+
+    fn text(&self, s: &str) -> String {
+        if self.color {
+            s.to_string()
+        } else {
+            strip_ansi(s)
+        }
+    }
+
+    fn diagnostic(&self, unit: Option<&UnitInfo>, message: &serde_json::Value) {
+        if self.json {
+            let mut env = serde_json::json!({"reason": "compiler-message", "message": message});
+            if let Some(u) = unit {
+                env["package_id"] = u.package_id.clone().into();
+                env["manifest_path"] = u.manifest_path.to_string_lossy().into_owned().into();
+                env["target"] = u.target_json.clone();
+            }
+            self.stdout_json(&env);
+            return;
+        }
+        if let Some(r) = message.get("rendered").and_then(|r| r.as_str()) {
+            let r = if self.verbose { r.to_string() } else { shorten_link_command(r) };
+            eprint!("{}", self.text(&r));
+        }
+    }
+}
+
+/// rustc prints the whole linker command line (hundreds of arguments) in a failed link's
+/// note; keep it only with `-v`.
+fn shorten_link_command(rendered: &str) -> String {
+    let mut out = String::new();
+    for line in rendered.split_inclusive('\n') {
+        let plain = strip_ansi(line);
+        if plain.trim_start().starts_with("= note: \"") || plain.trim_start().starts_with("= note:  \"") || plain.contains("\" \"-m64\"") {
+            out.push_str("  = note: (linker command line omitted; use -v to see it)\n");
+            continue;
+        }
+        out.push_str(line);
+    }
+    out
+}
+
+fn unit_label(u: &UnitInfo) -> String {
+    let dir = u.manifest_path.parent().map(|p| p.display().to_string()).unwrap_or_default();
+    format!("{} v{} ({})", u.package, u.version, dir)
+}
+
+fn names(us: &[UnitInfo]) -> String {
+    let mut v: Vec<String> = us.iter().map(|u| u.target.clone()).collect();
+    v.dedup();
+    v.join(", ")
+}
+
+impl Sink for Renderer {
+    fn event(&mut self, ev: BuildEvent) {
+        match ev {
+            BuildEvent::Capture { reason } => {
+                if self.verbose {
+                    self.status("Cargo", &format!("building through cargo ({reason})"));
+                }
+            }
+            BuildEvent::Compiling(u) => self.status("Compiling", &unit_label(&u)),
+            BuildEvent::Linking(u) => self.status("Linking", &u.target),
+            BuildEvent::LinkSkipped(u) => self.status("Link skipped", &format!("{} (objects unchanged)", u.target)),
+            BuildEvent::Fallback { unit, reason } => {
+                eprintln!("warning: splitlink: {reason}; building `{}` without the split compile/link", unit.target)
+            }
+            BuildEvent::Diagnostic { unit, message, link: _ } => self.diagnostic(unit.as_ref(), &message),
+            BuildEvent::CargoMessage(v) => {
+                if self.json {
+                    self.stdout_json(&v)
+                }
+            }
+            BuildEvent::Warning(w) => eprintln!("{}", self.text(&w)),
+            BuildEvent::Finished(s) => self.finished(&s),
+        }
+    }
+}
+
+impl Renderer {
+    fn finished(&self, s: &BuildSummary) {
+        if self.json {
+            let v = serde_json::json!({
+                "reason": "build-finished",
+                "success": s.success,
+                "splitlink": {
+                    "compiled": s.compiled,
+                    "linked": s.linked,
+                    "link_skipped": s.link_skipped,
+                    "cargo_invoked": s.cargo_invoked,
+                    "duration_ms": s.duration_ms,
+                    "rustc_ms": s.rustc_ms,
+                    "link_ms": s.link_ms,
+                }
+            });
+            self.stdout_json(&v);
+        }
+        let secs = s.duration_ms as f64 / 1000.0;
+        if s.success {
+            if self.verbose && !s.compiled.is_empty() {
+                self.status("Summary", &format!("compiled {} · linked {} · link skipped {}", names(&s.compiled), names(&s.linked), names(&s.link_skipped)));
+            }
+            self.status("Finished", &format!("`{}` profile {} target(s) in {secs:.2}s", s.profile, s.profile_desc));
+        } else if !self.quiet || self.json {
+            if self.color {
+                eprintln!("\x1b[1;31merror\x1b[0m: build failed after {secs:.2}s");
+            } else {
+                eprintln!("error: build failed after {secs:.2}s");
+            }
+        }
+    }
+}
+
+/// `splitlink explain`: the last build, unit by unit.
+pub fn explanation(ex: &Explanation, root: &Path) -> String {
+    use splitlink_engine::db::LinkDecision;
+    let short = |k: &str| k.rsplit_once('#').map(|(p, t)| format!("{} {}", short_pkg(p), t)).unwrap_or_else(|| k.to_string());
+    let mut s = String::new();
+    match &ex.cargo {
+        Some(r) => s.push_str(&format!("cargo: invoked ({r})\n")),
+        None => s.push_str("cargo: not invoked (replayed the captured rustc invocations)\n"),
+    }
+    if ex.compiled.is_empty() {
+        s.push_str("compiled: nothing (every unit's sources, dependencies and flags unchanged)\n");
+    }
+    for (k, why) in &ex.compiled {
+        s.push_str(&format!("compiled {}: {why}\n", short(k)));
+    }
+    for (k, d) in &ex.links {
+        match d {
+            LinkDecision::UpToDate => s.push_str(&format!("link skipped {}: object fingerprint set unchanged\n", short(k))),
+            LinkDecision::Link(r) => s.push_str(&format!("linked {}: {r}\n", short(k))),
+            LinkDecision::NotLinkable => {}
+        }
+    }
+    for (k, why) in &ex.fallbacks {
+        s.push_str(&format!("fallback {}: {why}\n", short(k)));
+    }
+    for (k, why) in &ex.failed {
+        s.push_str(&format!("failed {}: {why}\n", short(k)));
+    }
+    let _ = root;
+    s
+}
+
+fn short_pkg(id: &str) -> String {
+    let frag = id.rsplit('#').next().unwrap_or(id);
+    match frag.split_once('@') {
+        Some((n, v)) => format!("{n}@{v}"),
+        None => id.rsplit('/').next().unwrap_or(id).replace('#', "@"),
+    }
+}
