@@ -327,3 +327,95 @@ pub fn ready_to_link(db: &dyn salsa::Database, graph: Graph) -> Vec<Unit> {
 pub fn all_settled(db: &Db, graph: Graph) -> bool {
     ready_to_compile(db, graph).is_empty() && ready_to_link(db, graph).is_empty()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use salsa::Setter;
+    use std::sync::{Arc, Mutex};
+
+    fn d(n: u8) -> Digest {
+        Digest([n; 32])
+    }
+
+    /// A lib and a bin that links it, built and linked once; returns (db, log, file, lib, bin, graph).
+    fn setup() -> (Db, Arc<Mutex<Vec<String>>>, File, Unit, Unit, Graph) {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let db = Db::with_logger(log.clone());
+        let lib_src = File::new(&db, "util/src/lib.rs".into(), Some(d(1)));
+        let bin_src = File::new(&db, "app/src/main.rs".into(), Some(d(2)));
+        let built = |srcs: Vec<(PathBuf, Option<Digest>)>, deps| BuiltWith { spec: d(9), sources: srcs, deps, env: vec![] };
+        let lib = Unit::new(&db, "util".into(), d(9), vec![lib_src], vec![], vec![], false,
+            Some(built(vec![("util/src/lib.rs".into(), Some(d(1)))], vec![])), Some(d(10)), vec![d(11)], None, d(0), None, true, false);
+        let bin = Unit::new(&db, "app".into(), d(9), vec![bin_src], vec![lib], vec![], true,
+            Some(built(vec![("app/src/main.rs".into(), Some(d(2)))], vec![("util".into(), Some(d(10)))])), None, vec![d(20)], Some(d(21)), d(22), None, true, false);
+        let inputs = link_inputs(&db, bin).clone();
+        let mut db = db;
+        bin.set_last_link(&mut db).to(inputs);
+        let graph = Graph::new(&db, vec![lib, bin]);
+        (db, log, lib_src, lib, bin, graph)
+    }
+
+    fn ran(log: &Arc<Mutex<Vec<String>>>, q: &str) -> bool {
+        log.lock().unwrap().iter().any(|e| e.starts_with(&format!("{q}(")))
+    }
+
+    #[test]
+    fn fresh_graph_has_nothing_to_do() {
+        let (db, _, _, lib, bin, graph) = setup();
+        assert_eq!(dirty(&db, lib), None);
+        assert_eq!(dirty(&db, bin), None);
+        assert_eq!(link_decision(&db, bin), LinkDecision::UpToDate);
+        assert!(all_settled(&db, graph));
+    }
+
+    #[test]
+    fn lib_edit_with_identical_objects_does_not_relink() {
+        let (mut db, log, lib_src, lib, bin, graph) = setup();
+        // The lib's source changes: it must compile; the bin waits for it.
+        lib_src.set_digest(&mut db).to(Some(d(3)));
+        assert!(matches!(dirty(&db, lib), Some(DirtyReason::SourceChanged(_))));
+        assert_eq!(ready_to_compile(&db, graph), &vec![lib]);
+        // The executor reports: new rmeta, but byte-identical objects (an EOL comment).
+        let now = current_inputs(&db, lib);
+        lib.set_built(&mut db).to(Some(now));
+        lib.set_interface(&mut db).to(Some(d(12)));
+        lib.set_objects(&mut db).to(vec![d(11)]);
+        assert_eq!(dirty(&db, bin), Some(DirtyReason::DepChanged("util".into())));
+        assert_eq!(ready_to_compile(&db, graph), &vec![bin]);
+        // The bin compiles to the same objects.
+        let now = current_inputs(&db, bin);
+        bin.set_built(&mut db).to(Some(now));
+        bin.set_objects(&mut db).to(vec![d(20)]);
+        bin.set_objects_present(&mut db).to(true);
+        log.lock().unwrap().clear();
+        assert_eq!(link_decision(&db, bin), LinkDecision::UpToDate);
+        assert!(ready_to_link(&db, graph).is_empty());
+        // Early cutoff: the link inputs were recomputed (their inputs were set), found equal,
+        // and so the link decision itself did not need to run again.
+        assert!(ran(&log, "link_inputs"), "{:?}", log.lock().unwrap());
+        assert!(!ran(&log, "link_decision"), "{:?}", log.lock().unwrap());
+    }
+
+    #[test]
+    fn changed_objects_relink_and_missing_binary_needs_objects() {
+        let (mut db, _, _, lib, bin, graph) = setup();
+        lib.set_objects(&mut db).to(vec![d(13)]);
+        bin.set_objects_present(&mut db).to(true);
+        match link_decision(&db, bin) {
+            LinkDecision::Link(LinkReason::ObjectsChanged { own, deps, .. }) => {
+                assert!(!own);
+                assert_eq!(deps, vec!["util".to_string()]);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(ready_to_link(&db, graph), &vec![bin]);
+        // Without objects on disk, a needed link means recompiling the bin first.
+        bin.set_objects_present(&mut db).to(false);
+        assert!(matches!(dirty(&db, bin), Some(DirtyReason::ObjectsNeededForLink(_))));
+        // A deleted binary with unchanged objects still needs a link.
+        lib.set_objects(&mut db).to(vec![d(11)]);
+        bin.set_binary_ok(&mut db).to(false);
+        assert_eq!(link_decision(&db, bin), LinkDecision::Link(LinkReason::BinaryMissingOrReplaced));
+    }
+}

@@ -155,9 +155,56 @@ impl State {
     }
 }
 
+/// A unit key (`<package id>#<kinds>:<target>`) as a person reads it: `util (lib)`.
+pub fn short_key(key: &str) -> String {
+    let Some((pkg, target)) = key.rsplit_once('#') else { return key.to_string() };
+    let (kinds, name) = target.split_once(':').unwrap_or(("", target));
+    let pkg_name = pkg.rsplit('#').next().and_then(|f| f.split_once('@').map(|(n, _)| n.to_string()));
+    let pkg_name = pkg_name.unwrap_or_else(|| pkg.rsplit('/').next().unwrap_or(pkg).split('#').next().unwrap_or(pkg).to_string());
+    let kinds = kinds.replace("custom-build", "build script");
+    if pkg_name == name.trim_end_matches("(test)") {
+        format!("{name} ({kinds})")
+    } else {
+        format!("{pkg_name}::{name} ({kinds})")
+    }
+}
+
+/// Explanation text for a link decision.
+pub fn describe_link(d: &LinkDecision) -> String {
+    use crate::db::LinkReason;
+    match d {
+        LinkDecision::NotLinkable => "not linkable".into(),
+        LinkDecision::UpToDate => "object fingerprint set unchanged".into(),
+        LinkDecision::Link(LinkReason::ObjectsChanged { own, deps, args, rlink }) => {
+            let mut parts = Vec::new();
+            if *own {
+                parts.push("its own objects changed".to_string());
+            }
+            for d in deps {
+                parts.push(format!("objects of {} changed", short_key(d)));
+            }
+            if *args {
+                parts.push("link arguments changed".into());
+            }
+            if *rlink {
+                parts.push("link metadata (native libraries, symbols) changed".into());
+            }
+            if parts.is_empty() {
+                parts.push("the set of linked crates changed".into());
+            }
+            parts.join(", ")
+        }
+        LinkDecision::Link(r) => r.to_string(),
+    }
+}
+
 /// Explanation text for a dirty reason (kept here so `explain` and the build agree).
 pub fn describe(reason: &DirtyReason, root: &Path) -> String {
     match reason {
+        DirtyReason::DepChanged(k) => format!("the interface (.rmeta) of {} changed", short_key(k)),
+        DirtyReason::ObjectsNeededForLink(r) => {
+            format!("a link is needed ({}) and the objects of the last compile were consumed", describe_link(&LinkDecision::Link(r.clone())))
+        }
         DirtyReason::SourceChanged(p) => format!("{} changed", p.strip_prefix(root).unwrap_or(p).display()),
         DirtyReason::SourceMissing(p) => format!("{} was deleted", p.strip_prefix(root).unwrap_or(p).display()),
         other => other.to_string(),

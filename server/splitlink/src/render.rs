@@ -159,9 +159,9 @@ impl Renderer {
 }
 
 /// `splitlink explain`: the last build, unit by unit.
-pub fn explanation(ex: &Explanation, root: &Path) -> String {
+pub fn explanation(ex: &Explanation, _root: &Path) -> String {
     use splitlink_engine::db::LinkDecision;
-    let short = |k: &str| k.rsplit_once('#').map(|(p, t)| format!("{} {}", short_pkg(p), t)).unwrap_or_else(|| k.to_string());
+    use splitlink_engine::state::{describe_link, short_key};
     let mut s = String::new();
     match &ex.cargo {
         Some(r) => s.push_str(&format!("cargo: invoked ({r})\n")),
@@ -171,29 +171,20 @@ pub fn explanation(ex: &Explanation, root: &Path) -> String {
         s.push_str("compiled: nothing (every unit's sources, dependencies and flags unchanged)\n");
     }
     for (k, why) in &ex.compiled {
-        s.push_str(&format!("compiled {}: {why}\n", short(k)));
+        s.push_str(&format!("compiled {}: {why}\n", short_key(k)));
     }
     for (k, d) in &ex.links {
         match d {
-            LinkDecision::UpToDate => s.push_str(&format!("link skipped {}: object fingerprint set unchanged\n", short(k))),
-            LinkDecision::Link(r) => s.push_str(&format!("linked {}: {r}\n", short(k))),
+            LinkDecision::UpToDate => s.push_str(&format!("link skipped {}: {}\n", short_key(k), describe_link(d))),
+            LinkDecision::Link(_) => s.push_str(&format!("linked {}: {}\n", short_key(k), describe_link(d))),
             LinkDecision::NotLinkable => {}
         }
     }
     for (k, why) in &ex.fallbacks {
-        s.push_str(&format!("fallback {}: {why}\n", short(k)));
+        s.push_str(&format!("fallback {}: {why}\n", short_key(k)));
     }
     for (k, why) in &ex.failed {
-        s.push_str(&format!("failed {}: {why}\n", short(k)));
+        s.push_str(&format!("failed {}: {why}\n", short_key(k)));
     }
-    let _ = root;
     s
-}
-
-fn short_pkg(id: &str) -> String {
-    let frag = id.rsplit('#').next().unwrap_or(id);
-    match frag.split_once('@') {
-        Some((n, v)) => format!("{n}@{v}"),
-        None => id.rsplit('/').next().unwrap_or(id).replace('#', "@"),
-    }
 }

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Sets up and runs every splitlink test: unit tests, the engine's fixture workspaces (real cargo,
+# rustc and linker), the differential test against plain cargo, and the linker-diagnostics
+# corpus tests. Usage: bash tests/run-all.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "error: cargo not found: install Rust 1.95 or newer (https://rustup.rs) and retry" >&2
+    exit 1
+fi
+# Linkers for the diagnostics tests that fail real links with each of them (gold comes with
+# binutils; mold is a Debian package). Installed only where missing and apt-get is usable.
+if ! command -v mold >/dev/null 2>&1 || ! command -v ld.gold >/dev/null 2>&1; then
+    if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+        (apt-get update -qq && apt-get install -y -qq mold binutils >/dev/null) || echo "warning: could not install mold/binutils; tests that need them will say so" >&2
+    fi
+fi
+# The tests build fixture workspaces in temp dirs; keep the caller's build settings out of them.
+unset CARGO_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER || true
+
+cargo build --workspace --locked --all-targets
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${SPLITLINK_TEST_THREADS:-2}"
