@@ -189,7 +189,22 @@ fn capture_inner(
         let Ok(line) = line else { break };
         let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
         match v["reason"].as_str() {
-            Some("compiler-message") => sink.event(BuildEvent::Diagnostic { unit: None, message: v, link: None }),
+            Some("compiler-message") => {
+                let msg = v["message"].clone();
+                let m = msg["message"].as_str().unwrap_or("");
+                let link = (m.starts_with("linking with") || m.starts_with("linker `")).then(|| {
+                    let root = meta.root.clone();
+                    crate::LinkFailure {
+                        sources: walk_files(&root).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")).collect(),
+                        manifest_dirs: meta.member_manifests.iter().filter_map(|m| m.parent().map(Path::to_path_buf)).collect(),
+                        config_files: workspace::config_candidates(&loc.cwd).into_iter().filter(|p| p.exists()).collect(),
+                        root_source: v["target"]["src_path"].as_str().unwrap_or("").into(),
+                        cwd: root.clone(),
+                        workspace_root: root,
+                    }
+                });
+                sink.event(BuildEvent::Diagnostic { unit: Some(crate::UnitInfo::from_cargo_message(&v)), message: msg, link })
+            }
             Some("compiler-artifact") => {
                 artifacts.push(v.clone());
                 sink.event(BuildEvent::CargoMessage(v));

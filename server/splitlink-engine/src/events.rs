@@ -21,6 +21,28 @@ pub struct UnitInfo {
     pub target_json: serde_json::Value,
 }
 
+impl UnitInfo {
+    /// From the `package_id`, `manifest_path` and `target` of a cargo JSON message.
+    pub fn from_cargo_message(v: &serde_json::Value) -> UnitInfo {
+        let pkg = v["package_id"].as_str().unwrap_or("").to_string();
+        let frag = pkg.rsplit('#').next().unwrap_or("");
+        let (name, version) = match frag.split_once('@') {
+            Some((n, ver)) => (n.to_string(), ver.to_string()),
+            None => (pkg.rsplit('/').next().unwrap_or("").split('#').next().unwrap_or("").to_string(), frag.to_string()),
+        };
+        UnitInfo {
+            package: name,
+            target: v["target"]["name"].as_str().unwrap_or("").to_string(),
+            kind: v["target"]["kind"][0].as_str().unwrap_or("").to_string(),
+            path: None,
+            package_id: pkg,
+            version,
+            manifest_path: v["manifest_path"].as_str().unwrap_or("").into(),
+            target_json: v["target"].clone(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct BuildSummary {
     pub success: bool,

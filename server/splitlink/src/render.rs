@@ -54,6 +54,22 @@ impl Renderer {
         }
     }
 
+    /// A failed link (rustc reports it with no span) as source-located diagnostics.
+    fn link_diagnostics(&self, message: &serde_json::Value, l: &splitlink_engine::LinkFailure) -> (Vec<splitlink_diag::model::Diagnostic>, std::path::PathBuf) {
+        let ctx = splitlink_diag::linker::LinkContext {
+            workspace_root: l.workspace_root.clone(),
+            cwd: l.cwd.clone(),
+            sources: l.sources.clone(),
+            manifest_dirs: l.manifest_dirs.clone(),
+            config_files: l.config_files.clone(),
+            root_source: l.root_source.clone(),
+        };
+        if !splitlink_diag::linker::is_link_error(message) {
+            return (vec![], l.workspace_root.clone());
+        }
+        (splitlink_diag::linker::from_link_error(message, &ctx), l.workspace_root.clone())
+    }
+
     fn diagnostic(&self, unit: Option<&UnitInfo>, message: &serde_json::Value) {
         if self.json {
             let mut env = serde_json::json!({"reason": "compiler-message", "message": message});
@@ -112,7 +128,18 @@ impl Sink for Renderer {
             BuildEvent::Fallback { unit, reason } => {
                 eprintln!("warning: splitlink: {reason}; building `{}` without the split compile/link", unit.target)
             }
-            BuildEvent::Diagnostic { unit, message, link: _ } => self.diagnostic(unit.as_ref(), &message),
+            BuildEvent::Diagnostic { unit, message, link } => match link.as_ref().map(|l| self.link_diagnostics(&message, l)) {
+                Some((mapped, root)) if !mapped.is_empty() => {
+                    for d in &mapped {
+                        if self.json {
+                            self.diagnostic(unit.as_ref(), &splitlink_diag::render::to_rustc_json(d, &root));
+                        } else {
+                            eprint!("{}", self.text(&splitlink_diag::render::human(d, self.verbose, &root)));
+                        }
+                    }
+                }
+                _ => self.diagnostic(unit.as_ref(), &message),
+            },
             BuildEvent::CargoMessage(v) => {
                 if self.json {
                     self.stdout_json(&v)

@@ -244,6 +244,22 @@ pub fn check(fx: &Fixture) -> Vec<String> {
                         failures.push(ctx("diagnostic", v, "none".into()));
                     }
                 }
+                "span" => {
+                    // `FILE:LINE text`: a compiler-message whose primary span is there and whose
+                    // message contains the text (linker errors included: their spans are mapped).
+                    let (loc, text) = v.split_once(' ').unwrap_or((v.as_str(), ""));
+                    let found = o.messages.iter().filter(|m| m["reason"] == "compiler-message").any(|m| {
+                        let msg = &m["message"];
+                        msg["message"].as_str().is_some_and(|t| t.contains(text))
+                            && msg["spans"].as_array().into_iter().flatten().any(|s| {
+                                s["is_primary"] == true && format!("{}:{}", s["file_name"].as_str().unwrap_or(""), s["line_start"]) == loc
+                            })
+                    });
+                    if !found {
+                        let got: Vec<String> = o.messages.iter().filter(|m| m["reason"] == "compiler-message").map(|m| m["message"].to_string()).collect();
+                        failures.push(ctx("span", v, got.join("\n")));
+                    }
+                }
                 k if k.starts_with("run ") => {
                     let got = run_binary(&dir, &k[4..]);
                     if &got != v {
