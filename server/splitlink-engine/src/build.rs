@@ -10,7 +10,7 @@ use crate::db::{self, BuiltWith, Db, DirtyReason, File, Graph, LinkDecision, Uni
 use crate::depinfo;
 use crate::digest::{Digest, Stamp, StatCache};
 use crate::events::{BuildEvent, BuildSummary, Sink, UnitInfo};
-use crate::exec::{self, CompiledObjects, RunOutput, Step};
+use crate::exec::{self, Cancel, CompiledObjects, RunOutput, Step};
 use crate::objects;
 use crate::state::{describe, Explanation, State, UnitKind, UnitSpec};
 use crate::workspace::{self, Located, Selection};
@@ -41,6 +41,8 @@ pub struct BuildOptions {
     pub jobs: usize,
     /// Go through cargo even if nothing says it is needed.
     pub force_capture: bool,
+    /// The `splitlink` executable cargo runs as `RUSTC_WORKSPACE_WRAPPER` (default: this one).
+    pub wrapper: Option<PathBuf>,
 }
 
 impl Default for BuildOptions {
@@ -49,6 +51,7 @@ impl Default for BuildOptions {
             quiet: false,
             jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             force_capture: false,
+            wrapper: None,
         }
     }
 }
@@ -136,12 +139,20 @@ enum Event {
     Linked { key: String, out: RunOutput, fallback: Option<String>, ms: u64 },
 }
 
-struct Loop<'a> {
+/// The salsa database and its inputs for one selection's graph, kept across builds of a
+/// long-running session (rebuilt only after a capture changed the graph).
+struct Warm {
     db: Db,
     graph: Graph,
     units: HashMap<String, Unit>,
     files: HashMap<PathBuf, File>,
+    keys: Vec<String>,
+}
+
+struct Loop<'a> {
+    w: &'a mut Warm,
     state: &'a mut State,
+    cancel: Option<Cancel>,
     cache: StatCache,
     root: PathBuf,
     config_files: Vec<PathBuf>,
@@ -153,20 +164,13 @@ struct Loop<'a> {
     explanation: Explanation,
     snapshots: HashMap<String, BuiltWith>,
     pending_link: HashMap<String, db::LinkInputs>,
-    rustc_version: String,
     rustc_ms: u64,
     link_ms: u64,
 }
 
 impl Loop<'_> {
     fn file(&mut self, p: &Path) -> File {
-        if let Some(f) = self.files.get(p) {
-            return *f;
-        }
-        let d = self.cache.digest(p).ok().flatten();
-        let f = File::new(&self.db, p.to_path_buf(), d);
-        self.files.insert(p.to_path_buf(), f);
-        f
+        file_input(self.w, &mut self.cache, p)
     }
 
     fn spec(&self, key: &str) -> &UnitSpec {
@@ -174,7 +178,7 @@ impl Loop<'_> {
     }
 
     fn key_of(&self, u: Unit) -> String {
-        u.id(&self.db).clone()
+        u.id(&self.w.db).clone()
     }
 
     fn link_failure(&self, key: &str) -> LinkFailure {
@@ -222,22 +226,23 @@ impl Loop<'_> {
     }
 }
 
-fn spawn_compile(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec) {
+fn spawn_compile(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec, cancel: Option<Cancel>) {
     let tx = tx.clone();
     std::thread::spawn(move || {
+        let run = |inv: &crate::invocation::Invocation, step| exec::run_with(exec::command(inv, step), cancel.as_ref());
         let t = Instant::now();
         let inv = &spec.invocation;
         let mut objects = None;
         let mut fallback = None;
         let out = if spec.kind == UnitKind::Linkable && spec.split {
             exec::remove_split_leftovers(inv);
-            let out = exec::run(inv, Step::NoLink);
+            let out = run(inv, Step::NoLink);
             match out {
                 Ok(o) => match exec::split_problem(&o) {
                     Some(reason) => {
                         fallback = Some(reason);
                         exec::remove_split_leftovers(inv);
-                        exec::run(inv, Step::Plain)
+                        run(inv, Step::Plain)
                     }
                     None => {
                         if o.success() {
@@ -248,7 +253,7 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec) {
                                 }
                             }
                             if fallback.is_some() {
-                                exec::run(inv, Step::Plain)
+                                run(inv, Step::Plain)
                             } else {
                                 Ok(o)
                             }
@@ -260,7 +265,7 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec) {
                 Err(e) => Err(e),
             }
         } else {
-            exec::run(inv, Step::Plain)
+            run(inv, Step::Plain)
         };
         let out = out.unwrap_or_else(|e| RunOutput {
             code: Some(127),
@@ -272,18 +277,19 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec) {
     });
 }
 
-fn spawn_link(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec) {
+fn spawn_link(tx: &mpsc::Sender<Event>, key: String, spec: UnitSpec, cancel: Option<Cancel>) {
     let tx = tx.clone();
     std::thread::spawn(move || {
+        let run = |inv: &crate::invocation::Invocation, step| exec::run_with(exec::command(inv, step), cancel.as_ref());
         let t = Instant::now();
         let inv = &spec.invocation;
         let mut fallback = None;
-        let out = match exec::run(inv, Step::LinkOnly) {
+        let out = match run(inv, Step::LinkOnly) {
             Ok(o) => match exec::split_problem(&o) {
                 Some(reason) => {
                     fallback = Some(reason);
                     exec::remove_split_leftovers(inv);
-                    exec::run(inv, Step::Plain)
+                    run(inv, Step::Plain)
                 }
                 None => Ok(o),
             },
@@ -358,59 +364,241 @@ fn capture_reason(state: &mut State, sel_key: &str, opts: &BuildOptions) -> Opti
     None
 }
 
-/// Build the selection: replay if possible, through cargo otherwise.
+/// Build the selection once: replay if possible, through cargo otherwise.
 pub fn build(sel: &Selection, opts: &BuildOptions, cwd: &Path, sink: &mut dyn Sink) -> Result<BuildSummary, BuildError> {
-    let t0 = Instant::now();
-    let loc = workspace::locate(sel, cwd)?;
-    let _lock = lock(&loc.target_dir)?;
-    let mut state = State::load(&loc.target_dir);
-    let sel_key = sel.key(cwd);
+    Engine::open(sel.clone(), opts.clone(), cwd)?.build(sink, None)
+}
 
-    let mut cargo_reason = capture_reason(&mut state, &sel_key, opts);
-    let mut cargo_compiled = Vec::new();
-    let mut cargo_linked = Vec::new();
-    let mut success = true;
-    if let Some(reason) = &cargo_reason {
-        sink.event(BuildEvent::Capture { reason: reason.clone() });
-        let r = capture::capture(&loc, sel, &sel_key, &mut state, sink, opts.quiet);
-        let r = match r {
-            Ok(r) => r,
-            Err(e) => {
-                // Keep what is known; the next build asks cargo again.
-                state.selections.remove(&sel_key);
-                let _ = state.save(&loc.target_dir);
-                return Err(e.into());
-            }
-        };
-        success = r.success;
-        cargo_compiled = r.compiled;
-        cargo_linked = r.linked;
+/// A build session: the state and the salsa database stay in memory across builds (the
+/// database is rebuilt only when a capture changed the graph or another process wrote the
+/// state). `splitlink build` uses one build of it; `watch` and `lsp` keep it for their lifetime.
+pub struct Engine {
+    sel: Selection,
+    opts: BuildOptions,
+    loc: Located,
+    sel_key: String,
+    state: State,
+    /// The state file as this engine last saw it: another process writing it means reload.
+    state_stamp: Option<Stamp>,
+    warm: Option<Warm>,
+    generation: u64,
+}
+
+impl Engine {
+    pub fn open(sel: Selection, opts: BuildOptions, cwd: &Path) -> Result<Engine, BuildError> {
+        let loc = workspace::locate(&sel, cwd)?;
+        let sel_key = sel.key(cwd);
+        Ok(Engine { sel, opts, loc, sel_key, state: State::default(), state_stamp: None, warm: None, generation: 0 })
     }
 
-    let summary = if success {
-        replay(&loc, &sel_key, &mut state, opts, sink, &cargo_compiled, &cargo_linked, cargo_reason.take(), t0)
-    } else {
-        let mut ex = Explanation { cargo: cargo_reason.clone(), ..Default::default() };
-        ex.failed.push(("cargo".into(), "cargo build failed".into()));
-        state.explanations.insert(sel_key.clone(), ex);
-        let infos = |keys: &[String]| keys.iter().filter_map(|k| state.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
-        BuildSummary {
-            success: false,
-            compiled: infos(&cargo_compiled),
-            linked: infos(&cargo_linked),
-            link_skipped: vec![],
-            cargo_invoked: true,
-            duration_ms: t0.elapsed().as_millis() as u64,
-            profile: sel.profile_name(),
-            profile_desc: String::new(),
-            rustc_ms: 0,
-            link_ms: 0,
-            binaries: vec![],
+    pub fn workspace_root(&self) -> &Path {
+        self.state.selections.get(&self.sel_key).map(|s| s.workspace_root.as_path()).unwrap_or(&self.loc.root)
+    }
+
+    pub fn target_dir(&self) -> &Path {
+        &self.loc.target_dir
+    }
+
+    pub fn selection(&self) -> &Selection {
+        &self.sel
+    }
+
+    /// Builds done by this engine (the LSP's and watch's build generation).
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub fn explanation(&self) -> Option<&Explanation> {
+        self.state.explanations.get(&self.sel_key)
+    }
+
+    /// Files whose change can change the build: every source of the selection's units (from
+    /// dep-info) and every capture trigger. A watcher watches their directories.
+    pub fn watched_files(&self) -> Vec<PathBuf> {
+        let mut v = Vec::new();
+        if let Some(s) = self.state.selections.get(&self.sel_key) {
+            v.extend(s.triggers.iter().map(|(p, _)| p.clone()));
+            for k in &s.units {
+                if let Some(w) = self.state.units.get(k).and_then(|u| u.built.with.as_ref()) {
+                    v.extend(w.sources.iter().map(|(p, _)| p.clone()));
+                }
+            }
         }
-    };
-    state.save(&loc.target_dir)?;
-    sink.event(BuildEvent::Finished(summary.clone()));
-    Ok(summary)
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// The selection's binaries: (target name, path where cargo puts it).
+    pub fn binaries(&self) -> Vec<(String, PathBuf)> {
+        let Some(s) = self.state.selections.get(&self.sel_key) else { return vec![] };
+        s.units
+            .iter()
+            .filter_map(|k| self.state.units.get(k))
+            .filter(|u| u.spec.kind == UnitKind::Linkable && !u.spec.invocation.is_test() && u.spec.target["kind"][0] == "bin")
+            .filter_map(|u| unit_info(&u.spec).path.map(|p| (u.spec.name(), p)))
+            .collect()
+    }
+
+    /// Build now. With `cancel`, rustc and cargo run in their own process groups and
+    /// `cancel.cancel()` stops the build (the summary then says `cancelled`).
+    pub fn build(&mut self, sink: &mut dyn Sink, cancel: Option<&Cancel>) -> Result<BuildSummary, BuildError> {
+        let t0 = Instant::now();
+        let _lock = lock(&self.loc.target_dir)?;
+        self.generation += 1;
+        let on_disk = Stamp::of(&State::path(&self.loc.target_dir));
+        if self.state_stamp.is_none() || !matches!((on_disk, self.state_stamp), (Some(a), Some(b)) if a.same_output(&b)) {
+            self.state = State::load(&self.loc.target_dir);
+            self.warm = None;
+        }
+        let sel_key = self.sel_key.clone();
+        let loc = self.loc.clone();
+        let state = &mut self.state;
+
+        let mut cargo_reason = capture_reason(state, &sel_key, &self.opts);
+        let mut cargo_compiled = Vec::new();
+        let mut cargo_linked = Vec::new();
+        let mut success = true;
+        if let Some(reason) = &cargo_reason {
+            self.warm = None;
+            sink.event(BuildEvent::Capture { reason: reason.clone() });
+            let r = capture::capture(&loc, &self.sel, &sel_key, state, sink, &self.opts, cancel);
+            let r = match r {
+                Ok(r) => r,
+                Err(e) => {
+                    // Keep what is known; the next build asks cargo again.
+                    state.selections.remove(&sel_key);
+                    let _ = state.save(&loc.target_dir);
+                    self.state_stamp = Stamp::of(&State::path(&loc.target_dir));
+                    return Err(e.into());
+                }
+            };
+            success = r.success;
+            cargo_compiled = r.compiled;
+            cargo_linked = r.linked;
+        }
+
+        let mut summary = if success {
+            let warm = match self.warm.take() {
+                Some(w) => w,
+                None => new_warm(state, &sel_key),
+            };
+            let (summary, warm) = replay(&loc, &sel_key, state, warm, &self.opts, sink, &cargo_compiled, &cargo_linked, cargo_reason.take(), t0, cancel);
+            self.warm = Some(warm);
+            summary
+        } else {
+            let mut ex = Explanation { cargo: cargo_reason.clone(), ..Default::default() };
+            ex.failed.push(("cargo".into(), "cargo build failed".into()));
+            state.explanations.insert(sel_key.clone(), ex);
+            let infos = |keys: &[String]| keys.iter().filter_map(|k| state.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
+            BuildSummary {
+                success: false,
+                cancelled: cancel.is_some_and(|c| c.is_cancelled()),
+                generation: 0,
+                compiled: infos(&cargo_compiled),
+                linked: infos(&cargo_linked),
+                link_skipped: vec![],
+                cargo_invoked: true,
+                duration_ms: t0.elapsed().as_millis() as u64,
+                profile: self.sel.profile_name(),
+                profile_desc: String::new(),
+                rustc_ms: 0,
+                link_ms: 0,
+                binaries: vec![],
+            }
+        };
+        summary.generation = self.generation;
+        self.state.save(&loc.target_dir)?;
+        self.state_stamp = Stamp::of(&State::path(&loc.target_dir));
+        sink.event(BuildEvent::Finished(summary.clone()));
+        Ok(summary)
+    }
+}
+
+fn file_input(w: &mut Warm, cache: &mut StatCache, p: &Path) -> File {
+    if let Some(f) = w.files.get(p) {
+        return *f;
+    }
+    let d = cache.digest(p).ok().flatten();
+    let f = File::new(&w.db, p.to_path_buf(), d);
+    w.files.insert(p.to_path_buf(), f);
+    f
+}
+
+fn objects_present(spec: &UnitSpec, built: &crate::state::UnitBuilt) -> bool {
+    !built.object_files.is_empty() && built.object_files.iter().all(|f| f.exists()) && spec.invocation.rlink_path().is_some_and(|r| r.exists())
+}
+
+/// A database for the selection's graph, inputs from the state (file digests are set on first
+/// use by `refresh`).
+fn new_warm(state: &mut State, sel_key: &str) -> Warm {
+    let sel_state = &state.selections[sel_key];
+    let keys: Vec<String> = sel_state.units.iter().filter(|k| state.units[*k].spec.replayable()).cloned().collect();
+    let rustc_version = sel_state.rustc_version.clone();
+    let db = Db::default();
+    let graph = Graph::new(&db, vec![]);
+    let mut w = Warm { db, graph, units: HashMap::new(), files: HashMap::new(), keys: keys.clone() };
+    let mut cache = std::mem::take(&mut state.cache);
+    for k in &keys {
+        let u = state.units[k].clone();
+        let sources: Vec<File> = u.built.with.as_ref().map(|b| b.sources.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()).unwrap_or_default().iter().map(|p| file_input(&mut w, &mut cache, p)).collect();
+        let deps: Vec<Unit> = u.spec.deps.iter().filter_map(|d| w.units.get(d).copied()).collect();
+        let linkable = u.spec.kind == UnitKind::Linkable && u.spec.split;
+        let env_names = u.built.with.as_ref().map(|b| b.env.clone()).unwrap_or_default();
+        let unit = Unit::new(
+            &w.db,
+            k.clone(),
+            u.spec.spec_digest(),
+            sources,
+            deps,
+            env_now(&u.spec, &env_names),
+            linkable,
+            u.built.with.clone(),
+            u.built.interface,
+            u.built.objects.clone(),
+            u.built.rlink,
+            u.spec.link_args_digest(&rustc_version),
+            u.built.last_link.clone(),
+            !linkable || binary_ok(&u.spec, &u.built.outputs),
+            linkable && objects_present(&u.spec, &u.built),
+        );
+        w.units.insert(k.clone(), unit);
+    }
+    let all: Vec<Unit> = keys.iter().map(|k| w.units[k]).collect();
+    w.graph = Graph::new(&w.db, all);
+    state.cache = cache;
+    w
+}
+
+/// Bring a warm database up to date with the disk: file digests (re-read only when their stat
+/// changed), binaries present, objects present, environment. Inputs are set only when their
+/// value changed, so unchanged parts keep their memoized results.
+fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache) {
+    let files: Vec<(PathBuf, File)> = w.files.iter().map(|(p, f)| (p.clone(), *f)).collect();
+    for (p, f) in files {
+        let d = cache.digest(&p).ok().flatten();
+        if f.digest(&w.db) != d {
+            f.set_digest(&mut w.db).to(d);
+        }
+    }
+    for k in w.keys.clone() {
+        let u = w.units[&k];
+        let st = &state.units[&k];
+        let linkable = u.linkable(&w.db);
+        let b = !linkable || binary_ok(&st.spec, &st.built.outputs);
+        if u.binary_ok(&w.db) != b {
+            u.set_binary_ok(&mut w.db).to(b);
+        }
+        let o = linkable && objects_present(&st.spec, &st.built);
+        if u.objects_present(&w.db) != o {
+            u.set_objects_present(&mut w.db).to(o);
+        }
+        let env_names = st.built.with.as_ref().map(|b| b.env.clone()).unwrap_or_default();
+        let e = env_now(&st.spec, &env_names);
+        if *u.env_now(&w.db) != e {
+            u.set_env_now(&mut w.db).to(e);
+        }
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -418,22 +606,23 @@ fn replay(
     loc: &Located,
     sel_key: &str,
     state: &mut State,
+    mut warm: Warm,
     opts: &BuildOptions,
     sink: &mut dyn Sink,
     cargo_compiled: &[String],
     cargo_linked: &[String],
     cargo_reason: Option<String>,
     t0: Instant,
-) -> BuildSummary {
+    cancel: Option<&Cancel>,
+) -> (BuildSummary, Warm) {
     let sel_state = state.selections[sel_key].clone();
-    let keys: Vec<String> = sel_state.units.iter().filter(|k| state.units[*k].spec.replayable()).cloned().collect();
-    let cache = std::mem::take(&mut state.cache);
+    let keys: Vec<String> = warm.keys.clone();
+    let mut cache = std::mem::take(&mut state.cache);
+    refresh(&mut warm, state, &mut cache);
     let mut lp = Loop {
-        db: Db::default(),
-        graph: Graph::new(&Db::default(), vec![]),
-        units: HashMap::new(),
-        files: HashMap::new(),
+        w: &mut warm,
         state,
+        cancel: cancel.cloned(),
         cache,
         root: sel_state.workspace_root.clone(),
         config_files: workspace::config_candidates(&loc.cwd),
@@ -449,46 +638,15 @@ fn replay(
         },
         snapshots: HashMap::new(),
         pending_link: HashMap::new(),
-        rustc_version: sel_state.rustc_version.clone(),
         rustc_ms: 0,
         link_ms: 0,
     };
 
-    // Inputs, in dependency order (deps before dependents).
-    for k in &keys {
-        let u = lp.state.units[k].clone();
-        let sources: Vec<File> = u.built.with.as_ref().map(|w| w.sources.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>()).unwrap_or_default().iter().map(|p| lp.file(p)).collect();
-        let deps: Vec<Unit> = u.spec.deps.iter().filter_map(|d| lp.units.get(d).copied()).collect();
-        let linkable = u.spec.kind == UnitKind::Linkable && u.spec.split;
-        let env_names = u.built.with.as_ref().map(|w| w.env.clone()).unwrap_or_default();
-        let binary_ok = !linkable || binary_ok(&u.spec, &u.built.outputs);
-        let objects_present = linkable && !u.built.object_files.is_empty() && u.built.object_files.iter().all(|f| f.exists()) && u.spec.invocation.rlink_path().is_some_and(|r| r.exists());
-        let unit = Unit::new(
-            &lp.db,
-            k.clone(),
-            u.spec.spec_digest(),
-            sources,
-            deps,
-            env_now(&u.spec, &env_names),
-            linkable,
-            u.built.with.clone(),
-            u.built.interface,
-            u.built.objects.clone(),
-            u.built.rlink,
-            u.spec.link_args_digest(&lp.rustc_version),
-            u.built.last_link.clone(),
-            binary_ok,
-            objects_present,
-        );
-        lp.units.insert(k.clone(), unit);
-    }
-    let all: Vec<Unit> = keys.iter().map(|k| lp.units[k]).collect();
-    lp.graph = Graph::new(&lp.db, all);
-
     let (tx, rx) = mpsc::channel::<Event>();
     loop {
         // Start what is ready.
-        let ready: Vec<Unit> = db::ready_to_compile(&lp.db, lp.graph).clone();
+        let stopping = lp.cancel.as_ref().is_some_and(|c| c.is_cancelled());
+        let ready: Vec<Unit> = if stopping { vec![] } else { db::ready_to_compile(&lp.w.db, lp.w.graph).clone() };
         for u in ready {
             let key = lp.key_of(u);
             if lp.running.len() >= opts.jobs.max(1) {
@@ -497,29 +655,29 @@ fn replay(
             if lp.running.contains(&key) || lp.failed.contains(&key) {
                 continue;
             }
-            let reason = db::dirty(&lp.db, u).expect("ready units are dirty");
+            let reason = db::dirty(&lp.w.db, u).expect("ready units are dirty");
             lp.explanation.compiled.push((key.clone(), describe(&reason, &lp.root)));
-            lp.snapshots.insert(key.clone(), db::current_inputs(&lp.db, u));
+            lp.snapshots.insert(key.clone(), db::current_inputs(&lp.w.db, u));
             let spec = lp.spec(&key).clone();
             sink.event(BuildEvent::Compiling(unit_info(&spec)));
             lp.running.insert(key.clone());
-            spawn_compile(&tx, key, spec);
+            spawn_compile(&tx, key, spec, lp.cancel.clone());
         }
-        let links: Vec<Unit> = db::ready_to_link(&lp.db, lp.graph).clone();
+        let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
         for u in links {
             let key = lp.key_of(u);
             if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= opts.jobs.max(1) {
                 continue;
             }
-            let decision = db::link_decision(&lp.db, u);
+            let decision = db::link_decision(&lp.w.db, u);
             lp.explanation.links.push((key.clone(), decision));
-            if let Some(inputs) = db::link_inputs(&lp.db, u) {
+            if let Some(inputs) = db::link_inputs(&lp.w.db, u) {
                 lp.pending_link.insert(key.clone(), inputs);
             }
             let spec = lp.spec(&key).clone();
             sink.event(BuildEvent::Linking(unit_info(&spec)));
             lp.running.insert(key.clone());
-            spawn_link(&tx, key, spec);
+            spawn_link(&tx, key, spec, lp.cancel.clone());
         }
         if lp.running.is_empty() {
             break;
@@ -530,15 +688,15 @@ fn replay(
 
     // Linkables compiled in this build whose objects did not change: skip, clean up.
     for k in &keys {
-        let u = lp.units[k];
-        if !u.linkable(&lp.db) || lp.failed.contains(k) {
+        let u = lp.w.units[k];
+        if !u.linkable(&lp.w.db) || lp.failed.contains(k) {
             continue;
         }
         let compiled_now = lp.compiled.contains(k) && !lp.linked.contains(k);
-        if db::dirty(&lp.db, u).is_none() && db::link_decision(&lp.db, u) == LinkDecision::UpToDate && u.objects_present(&lp.db) {
+        if db::dirty(&lp.w.db, u).is_none() && db::link_decision(&lp.w.db, u) == LinkDecision::UpToDate && u.objects_present(&lp.w.db) {
             let spec = lp.spec(k).clone();
             exec::remove_split_leftovers(&spec.invocation);
-            u.set_objects_present(&mut lp.db).to(false);
+            u.set_objects_present(&mut lp.w.db).to(false);
             lp.state.units.get_mut(k).unwrap().built.object_files.clear();
             if compiled_now {
                 lp.link_skipped.push(k.clone());
@@ -548,7 +706,7 @@ fn replay(
         }
     }
     // Not-yet-built units blocked by a failure count as failed too.
-    let blocked: Vec<String> = keys.iter().filter(|k| db::dirty(&lp.db, lp.units[*k]).is_some() && !lp.failed.contains(*k)).cloned().collect();
+    let blocked: Vec<String> = keys.iter().filter(|k| db::dirty(&lp.w.db, lp.w.units[*k]).is_some() && !lp.failed.contains(*k)).cloned().collect();
     for k in &blocked {
         lp.explanation.failed.push((k.clone(), "not built: a dependency failed".into()));
     }
@@ -584,8 +742,11 @@ fn replay(
         .filter_map(|s| unit_info(s).path.map(|p| (s.name(), p)))
         .collect();
     let infos = |ks: &[String], st: &State| ks.iter().filter_map(|k| st.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
+    let cancelled = lp.cancel.as_ref().is_some_and(|c| c.is_cancelled());
     let summary = BuildSummary {
-        success,
+        success: success && !cancelled,
+        cancelled,
+        generation: 0,
         compiled: infos(&compiled, lp.state),
         linked: infos(&linked, lp.state),
         link_skipped: infos(&lp.link_skipped, lp.state),
@@ -599,12 +760,10 @@ fn replay(
     };
     let explanation = std::mem::take(&mut lp.explanation);
     let cache = std::mem::take(&mut lp.cache);
-    let live: BTreeSet<PathBuf> = lp.files.keys().cloned().collect();
     let state = lp.state;
     state.cache = cache;
-    let _ = live;
     state.explanations.insert(sel_key.to_string(), explanation);
-    summary
+    (summary, warm)
 }
 
 fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
@@ -618,7 +777,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
         Event::Compiled { key, out, objects, fallback, measured, ms } => {
             lp.running.remove(&key);
             lp.rustc_ms += ms;
-            let unit = lp.units[&key];
+            let unit = lp.w.units[&key];
             if let Some(reason) = &fallback {
                 let spec = lp.spec(&key).clone();
                 sink.event(BuildEvent::Fallback { unit: unit_info(&spec), reason: reason.clone() });
@@ -626,9 +785,12 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
                 let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
                 s.split = false;
                 s.fallback_reason = Some(reason.clone());
-                unit.set_linkable(&mut lp.db).to(false);
+                unit.set_linkable(&mut lp.w.db).to(false);
             }
-            lp.emit_stderr(&key, &out.stderr, fallback.is_some(), sink);
+            let cancelled = lp.cancel.as_ref().is_some_and(|c| c.is_cancelled());
+            if !cancelled {
+                lp.emit_stderr(&key, &out.stderr, fallback.is_some(), sink);
+            }
             if !out.success() {
                 lp.failed.insert(key.clone());
                 return;
@@ -645,32 +807,32 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
             for p in &measured.sources {
                 let f = lp.file(p);
                 files.push(f);
-                let d = snap.sources.iter().find(|(sp, _)| sp == p).map(|(_, d)| *d).unwrap_or_else(|| f.digest(&lp.db));
+                let d = snap.sources.iter().find(|(sp, _)| sp == p).map(|(_, d)| *d).unwrap_or_else(|| f.digest(&lp.w.db));
                 sources.push((p.clone(), d));
             }
             let spec = lp.spec(&key).clone();
             let built = BuiltWith { spec: spec.spec_digest(), sources, deps: snap.deps.clone(), env: measured.env.clone() };
-            unit.set_sources(&mut lp.db).to(files);
-            unit.set_env_now(&mut lp.db).to(env_now(&spec, &measured.env));
-            unit.set_built(&mut lp.db).to(Some(built.clone()));
-            unit.set_spec(&mut lp.db).to(spec.spec_digest());
-            unit.set_interface(&mut lp.db).to(measured.interface);
+            unit.set_sources(&mut lp.w.db).to(files);
+            unit.set_env_now(&mut lp.w.db).to(env_now(&spec, &measured.env));
+            unit.set_built(&mut lp.w.db).to(Some(built.clone()));
+            unit.set_spec(&mut lp.w.db).to(spec.spec_digest());
+            unit.set_interface(&mut lp.w.db).to(measured.interface);
             let st = &mut lp.state.units.get_mut(&key).unwrap().built;
             st.with = Some(built);
             st.interface = measured.interface;
             st.outputs = measured.stamps.clone();
             match objects {
                 Some(c) if fallback.is_none() => {
-                    unit.set_objects(&mut lp.db).to(c.digests.clone());
-                    unit.set_rlink(&mut lp.db).to(Some(c.rlink));
-                    unit.set_objects_present(&mut lp.db).to(true);
+                    unit.set_objects(&mut lp.w.db).to(c.digests.clone());
+                    unit.set_rlink(&mut lp.w.db).to(Some(c.rlink));
+                    unit.set_objects_present(&mut lp.w.db).to(true);
                     st.objects = c.digests;
                     st.rlink = Some(c.rlink);
                     st.object_files = c.files;
                 }
                 _ => {
                     if spec.kind == UnitKind::Lib {
-                        unit.set_objects(&mut lp.db).to(measured.rlib_objects.clone());
+                        unit.set_objects(&mut lp.w.db).to(measured.rlib_objects.clone());
                         st.objects = measured.rlib_objects;
                     }
                 }
@@ -679,7 +841,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
         Event::Linked { key, out, fallback, ms } => {
             lp.running.remove(&key);
             lp.link_ms += ms;
-            let unit = lp.units[&key];
+            let unit = lp.w.units[&key];
             let spec = lp.spec(&key).clone();
             if let Some(reason) = &fallback {
                 sink.event(BuildEvent::Fallback { unit: unit_info(&spec), reason: reason.clone() });
@@ -688,22 +850,24 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
                 s.split = false;
                 s.fallback_reason = Some(reason.clone());
             }
-            lp.emit_stderr(&key, &out.stderr, true, sink);
+            if !lp.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                lp.emit_stderr(&key, &out.stderr, true, sink);
+            }
             let inputs = lp.pending_link.remove(&key);
             if !out.success() {
                 lp.failed.insert(key.clone());
                 let present = spec.invocation.rlink_path().is_some_and(|r| r.exists());
-                unit.set_objects_present(&mut lp.db).to(present);
+                unit.set_objects_present(&mut lp.w.db).to(present);
                 return;
             }
             lp.linked.push(key.clone());
             let stamps: Vec<(PathBuf, Stamp)> = spec.invocation.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
             exec::remove_split_leftovers(&spec.invocation);
-            unit.set_last_link(&mut lp.db).to(inputs.clone());
-            unit.set_binary_ok(&mut lp.db).to(true);
-            unit.set_objects_present(&mut lp.db).to(false);
+            unit.set_last_link(&mut lp.w.db).to(inputs.clone());
+            unit.set_binary_ok(&mut lp.w.db).to(true);
+            unit.set_objects_present(&mut lp.w.db).to(false);
             if fallback.is_some() {
-                unit.set_linkable(&mut lp.db).to(false);
+                unit.set_linkable(&mut lp.w.db).to(false);
             }
             let st = &mut lp.state.units.get_mut(&key).unwrap().built;
             st.last_link = inputs;

@@ -127,9 +127,14 @@ pub fn capture(
     sel_key: &str,
     state: &mut State,
     sink: &mut dyn Sink,
-    quiet: bool,
+    opts: &crate::BuildOptions,
+    cancel: Option<&crate::exec::Cancel>,
 ) -> Result<CaptureResult, CaptureError> {
-    capture_inner(loc, sel, sel_key, state, sink, quiet, true)
+    let exe = match &opts.wrapper {
+        Some(w) => w.clone(),
+        None => std::env::current_exe().map_err(CaptureError::NoCargo)?,
+    };
+    capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &exe)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -141,13 +146,14 @@ fn capture_inner(
     sink: &mut dyn Sink,
     quiet: bool,
     may_clean: bool,
+    cancel: Option<&crate::exec::Cancel>,
+    exe: &Path,
 ) -> Result<CaptureResult, CaptureError> {
     let meta = metadata(loc, sel)?;
     let started_ns = now_ns();
     let capture_dir = meta.target_dir.join("splitlink").join(format!("capture-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&capture_dir);
     std::fs::create_dir_all(&capture_dir).map_err(|source| CaptureError::Records { path: capture_dir.clone(), source })?;
-    let exe = std::env::current_exe().map_err(CaptureError::NoCargo)?;
 
     let mut cmd = Command::new(cargo());
     cmd.arg("build").arg("--message-format=json-diagnostic-rendered-ansi").args(sel.cargo_args());
@@ -164,12 +170,19 @@ fn capture_inner(
         }
     }
     cmd.current_dir(&loc.cwd)
-        .env("RUSTC_WORKSPACE_WRAPPER", &exe)
+        .env("RUSTC_WORKSPACE_WRAPPER", exe)
         .env(crate::CAPTURE_DIR_ENV, &capture_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if cancel.is_some() {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
     let mut child = cmd.spawn().map_err(CaptureError::NoCargo)?;
+    if let Some(c) = cancel {
+        c.register(child.id());
+    }
     let stdout = child.stdout.take().expect("piped");
     // cargo's status lines pass through; its `Finished` line is ours to print.
     let stderr = child.stderr.take().expect("piped");
@@ -218,6 +231,9 @@ fn capture_inner(
         }
     }
     let status = child.wait().map_err(CaptureError::NoCargo)?;
+    if let Some(c) = cancel {
+        c.unregister(child.id());
+    }
     let _ = errs.join();
 
     // What the wrapper recorded in this capture.
@@ -327,7 +343,7 @@ fn capture_inner(
                 pkgs.into_iter().collect::<Vec<_>>().join(", ")
             )));
             let _ = clean.stdout(Stdio::null()).stderr(Stdio::null()).status();
-            return capture_inner(loc, sel, sel_key, state, sink, quiet, false);
+            return capture_inner(loc, sel, sel_key, state, sink, quiet, false, cancel, exe);
         }
         return Err(CaptureError::MissingRecords(missing.into_iter().map(|(k, _)| k).collect::<Vec<_>>().join(", ")));
     }

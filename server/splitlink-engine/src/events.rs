@@ -46,6 +46,10 @@ impl UnitInfo {
 #[derive(Clone, Debug, Serialize)]
 pub struct BuildSummary {
     pub success: bool,
+    /// The build was cancelled (a newer change, a client request): not a failure of the code.
+    pub cancelled: bool,
+    /// The engine's build counter (1 for the first build of a session).
+    pub generation: u64,
     pub compiled: Vec<UnitInfo>,
     pub linked: Vec<UnitInfo>,
     pub link_skipped: Vec<UnitInfo>,

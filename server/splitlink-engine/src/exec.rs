@@ -9,6 +9,54 @@ use crate::objects;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Cancels a build: stops new jobs from starting and kills the process groups of running ones
+/// (rustc and the linker it started, or cargo and everything under it).
+#[derive(Clone, Default, Debug)]
+pub struct Cancel(Arc<CancelInner>);
+
+#[derive(Default, Debug)]
+struct CancelInner {
+    cancelled: AtomicBool,
+    groups: Mutex<Vec<u32>>,
+}
+
+impl Cancel {
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        for pid in self.0.groups.lock().unwrap().iter() {
+            kill_group(*pid);
+        }
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Track a child started in its own process group; killed at once if already cancelled.
+    pub fn register(&self, pid: u32) {
+        self.0.groups.lock().unwrap().push(pid);
+        if self.is_cancelled() {
+            kill_group(pid);
+        }
+    }
+
+    pub fn unregister(&self, pid: u32) {
+        self.0.groups.lock().unwrap().retain(|p| *p != pid);
+    }
+}
+
+fn kill_group(pid: u32) {
+    use nix::sys::signal::{killpg, Signal};
+    use nix::unistd::Pid;
+    let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+}
 
 /// Environment variables never replayed: they belong to the cargo process that ran the capture.
 pub const ENV_DENYLIST: &[&str] = &[
@@ -66,7 +114,26 @@ pub fn command(inv: &Invocation, step: Step) -> Command {
 }
 
 pub fn run(inv: &Invocation, step: Step) -> std::io::Result<RunOutput> {
-    let out = command(inv, step).stdin(Stdio::null()).output()?;
+    run_with(command(inv, step), None)
+}
+
+/// Run a command to completion, capturing its output; with a `Cancel`, in its own process
+/// group so that cancelling kills it and its children.
+pub fn run_with(mut cmd: Command, cancel: Option<&Cancel>) -> std::io::Result<RunOutput> {
+    use std::os::unix::process::CommandExt;
+    if cancel.is_some() {
+        cmd.process_group(0);
+    }
+    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let pid = child.id();
+    if let Some(c) = cancel {
+        c.register(pid);
+    }
+    let out = child.wait_with_output();
+    if let Some(c) = cancel {
+        c.unregister(pid);
+    }
+    let out = out?;
     Ok(RunOutput { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
 }
 

@@ -22,7 +22,8 @@ pub mod state;
 pub mod workspace;
 pub mod wrapper;
 
-pub use build::{build, explain, BuildError, BuildOptions};
+pub use build::{build, explain, BuildError, BuildOptions, Engine};
+pub use exec::Cancel;
 pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
 pub use workspace::Selection;
 

@@ -158,6 +158,8 @@ impl Renderer {
                 "reason": "build-finished",
                 "success": s.success,
                 "splitlink": {
+                    "generation": s.generation,
+                    "cancelled": s.cancelled,
                     "compiled": s.compiled,
                     "linked": s.linked,
                     "link_skipped": s.link_skipped,

@@ -4,3 +4,4 @@
 mod fixture;
 mod engine;
 mod differential;
+mod warm;
