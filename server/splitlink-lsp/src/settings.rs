@@ -1,0 +1,78 @@
+//! Settings from `initializationOptions` and `workspace/didChangeConfiguration`.
+
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompilerDiagnostics {
+    /// Compiler and linker diagnostics.
+    #[default]
+    All,
+    /// Compiler errors (no warnings) and linker diagnostics.
+    Errors,
+    /// Only linker diagnostics (for users who keep rust-analyzer's check-on-save).
+    Off,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct Settings {
+    /// The binary `splitlink.run` starts (default: the only binary, or the first).
+    pub bin: Option<String>,
+    /// `dev` (default), `release` or a custom profile.
+    pub profile: Option<String>,
+    pub features: Vec<String>,
+    pub all_features: bool,
+    pub no_default_features: bool,
+    pub compiler_diagnostics: CompilerDiagnostics,
+    /// Restart the running binary (or start it) after each successful relink.
+    pub run_on_link: bool,
+    /// Arguments for the binary started by `splitlink.run`.
+    pub run_args: Vec<String>,
+}
+
+impl Settings {
+    /// Accepts `{ "splitlink": { … } }` or the settings object itself; unknown keys ignored,
+    /// invalid values fall back to defaults (with the error returned for a log line).
+    pub fn from_json(v: &serde_json::Value) -> (Settings, Option<String>) {
+        let v = v.get("splitlink").unwrap_or(v);
+        if v.is_null() {
+            return (Settings::default(), None);
+        }
+        match serde_json::from_value::<Settings>(v.clone()) {
+            Ok(s) => (s, None),
+            Err(e) => (Settings::default(), Some(format!("invalid splitlink settings ({e}); using defaults"))),
+        }
+    }
+
+    pub fn selection(&self) -> splitlink_engine::Selection {
+        let mut sel = splitlink_engine::Selection::default();
+        match self.profile.as_deref() {
+            None | Some("dev") | Some("") => {}
+            Some("release") => sel.release = true,
+            Some(p) => sel.profile = Some(p.to_string()),
+        }
+        sel.features = self.features.clone();
+        sel.all_features = self.all_features;
+        sel.no_default_features = self.no_default_features;
+        sel
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_nested_and_flat_and_bad() {
+        let (s, e) = Settings::from_json(&serde_json::json!({"splitlink": {"bin": "app", "compilerDiagnostics": "off", "runOnLink": true}}));
+        assert_eq!(s.bin.as_deref(), Some("app"));
+        assert_eq!(s.compiler_diagnostics, CompilerDiagnostics::Off);
+        assert!(s.run_on_link && e.is_none());
+        let (s, _) = Settings::from_json(&serde_json::json!({"profile": "release"}));
+        assert!(s.selection().release);
+        let (s, e) = Settings::from_json(&serde_json::json!({"compilerDiagnostics": 3}));
+        assert_eq!(s, Settings::default());
+        assert!(e.is_some());
+    }
+}

@@ -1,0 +1,147 @@
+// `splitlink lsp` over stdio, driven by vscode-languageserver-protocol (the library VS Code's
+// client uses), on a real Cargo workspace built with the real toolchain.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import rpcPkg from 'vscode-languageserver-protocol/node';
+const rpc = rpcPkg;
+
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = process.env.SPLITLINK_BIN || path.join(repo, 'target/debug/splitlink');
+const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'splitlink-lsp-e2e-'));
+
+const files = {
+  'Cargo.toml': '[workspace]\nresolver = "2"\nmembers = ["app", "ffi"]\n',
+  'ffi/Cargo.toml': '[package]\nname = "ffi"\nversion = "0.1.0"\nedition = "2021"\n',
+  'ffi/src/lib.rs': 'unsafe extern "C" {\n    fn not_defined_anywhere(x: i32) -> i32;\n}\n\npub fn call_it(x: i32) -> i32 {\n    unsafe { not_defined_anywhere(x) }\n}\n\npub fn fine() -> i32 {\n    5\n}\n',
+  'app/Cargo.toml': '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nffi = { path = "../ffi" }\n',
+  'app/src/main.rs': 'fn main() {\n    println!("{}", ffi::fine());\n}\n',
+};
+for (const [p, c] of Object.entries(files)) {
+  fs.mkdirSync(path.dirname(path.join(ws, p)), { recursive: true });
+  fs.writeFileSync(path.join(ws, p), c);
+}
+const uri = (p) => pathToFileURL(path.join(ws, p)).toString();
+
+let child, conn;
+const diagnostics = new Map();
+const finished = [];
+const progress = [];
+const waiters = [];
+function notify() { for (const w of [...waiters]) w(); }
+function waitFor(pred, what, ms = 60000) {
+  return new Promise((resolve, reject) => {
+    const check = () => {
+      const v = pred();
+      if (v) { waiters.splice(waiters.indexOf(check), 1); clearTimeout(t); resolve(v); }
+    };
+    const t = setTimeout(() => { waiters.splice(waiters.indexOf(check), 1); reject(new Error(`timed out waiting for ${what}; builds: ${JSON.stringify(finished)}`)); }, ms);
+    waiters.push(check);
+    check();
+  });
+}
+const buildAfter = (n) => waitFor(() => finished.length > n && finished[finished.length - 1], `build #${n + 1}`);
+async function save(p, text) {
+  const n = finished.length;
+  fs.writeFileSync(path.join(ws, p), text);
+  conn.sendNotification('textDocument/didSave', { textDocument: { uri: uri(p) } });
+  return buildAfter(n);
+}
+
+before(async () => {
+  child = spawn(bin, ['lsp'], { cwd: ws, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stderr.on('data', () => {});
+  conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
+  conn.onNotification('textDocument/publishDiagnostics', (p) => { diagnostics.set(p.uri, p.diagnostics); notify(); });
+  conn.onNotification('splitlink/buildFinished', (p) => { finished.push(p); notify(); });
+  conn.onNotification('$/progress', (p) => { progress.push(p); notify(); });
+  conn.onNotification('window/logMessage', () => {});
+  conn.onRequest('window/workDoneProgress/create', () => null);
+  conn.onRequest('client/registerCapability', () => null);
+  conn.listen();
+  const init = await conn.sendRequest('initialize', {
+    processId: process.pid,
+    rootUri: pathToFileURL(ws).toString(),
+    workspaceFolders: [{ uri: pathToFileURL(ws).toString(), name: 'ws' }],
+    capabilities: {
+      window: { workDoneProgress: true },
+      textDocument: { publishDiagnostics: { relatedInformation: true } },
+      workspace: { didChangeWatchedFiles: { dynamicRegistration: false } },
+    },
+  });
+  assert.ok(init.capabilities.executeCommandProvider.commands.includes('splitlink.build'));
+  conn.sendNotification('initialized', {});
+  const first = await buildAfter(0);
+  assert.equal(first.success, true, JSON.stringify(first));
+  assert.equal(first.cargoInvoked, true);
+});
+
+after(async () => {
+  if (!conn) return;
+  await conn.sendRequest('shutdown');
+  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  conn.sendNotification('exit');
+  assert.equal(await exited, 0, 'exit after shutdown must exit with code 0');
+  conn.dispose();
+  fs.rmSync(ws, { recursive: true, force: true });
+});
+
+test('a compile error appears at its line and clears after the fix', async () => {
+  const b = await save('app/src/main.rs', 'fn main() {\n    let n: u32 = "five";\n    println!("{} {n}", ffi::fine());\n}\n');
+  assert.equal(b.success, false);
+  const d = await waitFor(() => (diagnostics.get(uri('app/src/main.rs')) || []).find((d) => d.severity === 1), 'compile error');
+  assert.match(d.message, /mismatched types/);
+  assert.equal(d.range.start.line, 1);
+  assert.equal(d.code, 'E0308');
+  assert.equal(d.source, 'splitlink');
+  assert.ok(d.codeDescription.href.includes('E0308'));
+  const fixed = await save('app/src/main.rs', 'fn main() {\n    println!("{}", ffi::fine());\n}\n');
+  assert.equal(fixed.success, true);
+  await waitFor(() => (diagnostics.get(uri('app/src/main.rs')) || []).length === 0, 'diagnostics cleared');
+});
+
+test('a linker error (undefined extern symbol) appears on the call, the declaration related', async () => {
+  const b = await save('app/src/main.rs', 'fn main() {\n    println!("{}", ffi::call_it(1));\n}\n');
+  assert.equal(b.success, false);
+  const d = await waitFor(() => (diagnostics.get(uri('ffi/src/lib.rs')) || []).find((d) => d.code === 'link:undefined-symbol'), 'link diagnostic');
+  assert.equal(d.range.start.line, 5, JSON.stringify(d));
+  assert.match(d.message, /not_defined_anywhere/);
+  const rel = d.relatedInformation.find((r) => r.location.uri === uri('ffi/src/lib.rs') && r.location.range.start.line === 1);
+  assert.ok(rel, `extern declaration as related information: ${JSON.stringify(d.relatedInformation)}`);
+  // Back to the source of the binary on disk: same objects as its last link, so no link at all.
+  const fixed = await save('app/src/main.rs', 'fn main() {\n    println!("{}", ffi::fine());\n}\n');
+  assert.equal(fixed.success, true);
+  assert.deepEqual(fixed.linked, []);
+  assert.deepEqual(fixed.linkSkipped, ['app']);
+  await waitFor(() => (diagnostics.get(uri('ffi/src/lib.rs')) || []).length === 0, 'link diagnostic cleared');
+});
+
+test('a comment edit compiles but skips the link', async () => {
+  const b = await save('app/src/main.rs', 'fn main() { // comment\n    println!("{}", ffi::fine());\n}\n');
+  assert.equal(b.success, true);
+  assert.equal(b.cargoInvoked, false);
+  assert.deepEqual(b.compiled, ['app']);
+  assert.deepEqual(b.linkSkipped, ['app']);
+  assert.deepEqual(b.linked, []);
+});
+
+test('work-done progress begins and ends for each build', async () => {
+  const n = progress.length;
+  await save('app/src/main.rs', 'fn main() {\n    println!("{}", ffi::fine() + 1);\n}\n');
+  const mine = () => progress.slice(n);
+  await waitFor(() => mine().some((p) => p.value.kind === 'end'), 'progress end');
+  const kinds = mine().map((p) => p.value.kind);
+  assert.equal(kinds[0], 'begin');
+  assert.ok(kinds.includes('report'), kinds.join(','));
+  assert.ok(mine().some((p) => p.value.kind === 'report' && /linking app/.test(p.value.message || '')), JSON.stringify(mine()));
+});
+
+test('executeCommand: explain tells why', async () => {
+  const text = await conn.sendRequest('workspace/executeCommand', { command: 'splitlink.explain', arguments: [] });
+  assert.match(text, /compiled app \(bin\)/);
+  assert.match(text, /linked app \(bin\)/);
+});
