@@ -796,7 +796,9 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
                 return;
             }
             lp.compiled.push(key.clone());
-            if fallback.is_some() {
+            let unsplit_linkable = lp.spec(&key).kind == UnitKind::Linkable && !lp.spec(&key).split;
+            if unsplit_linkable {
+                // Built with the single original invocation: compiling it linked it.
                 lp.linked.push(key.clone());
             }
             let snap = lp.snapshots.remove(&key).expect("snapshot taken at spawn");

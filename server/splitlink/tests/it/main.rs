@@ -5,3 +5,4 @@ mod fixture;
 mod engine;
 mod differential;
 mod warm;
+mod fallback;
