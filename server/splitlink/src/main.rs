@@ -2,6 +2,7 @@
 //! `anyhow`; everything it renders comes from the engine's events.
 
 mod render;
+mod watch;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -22,6 +23,8 @@ enum Command {
     Build(BuildArgs),
     /// Explain the last build: why each unit compiled, why each binary linked or not.
     Explain(SelectionArgs),
+    /// Watch the workspace: rebuild on save, and with --run keep the binary running and current.
+    Watch(watch::WatchArgs),
     /// Language server over stdio: builds on save, compiler and linker diagnostics in the editor.
     Lsp,
 }
@@ -150,6 +153,7 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(if summary.success { ExitCode::SUCCESS } else { ExitCode::from(101) })
         }
+        Command::Watch(args) => watch::run(args, &cwd),
         Command::Explain(args) => {
             let (ex, _, root) = splitlink_engine::explain(&args.selection(), &cwd)?;
             print!("{}", render::explanation(&ex, &root));

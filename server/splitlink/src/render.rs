@@ -7,6 +7,15 @@ use splitlink_engine::{BuildEvent, BuildSummary, Sink, UnitInfo};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
+/// `eprintln!` as a single write, so that a line of a running child (`watch --run`) never lands
+/// in the middle of one of ours.
+macro_rules! eline {
+    ($($t:tt)*) => {
+        eprint!("{}", format!("{}\n", format_args!($($t)*)))
+    };
+}
+pub(crate) use eline;
+
 pub struct Renderer {
     json: bool,
     verbose: bool,
@@ -24,9 +33,9 @@ impl Renderer {
             return;
         }
         if self.color {
-            eprintln!("\x1b[1;32m{verb:>12}\x1b[0m {rest}");
+            eline!("\x1b[1;32m{verb:>12}\x1b[0m {rest}");
         } else {
-            eprintln!("{verb:>12} {rest}");
+            eline!("{verb:>12} {rest}");
         }
     }
 
@@ -40,9 +49,9 @@ impl Renderer {
             self.stdout_json(&serde_json::json!({"reason": "build-finished", "success": false, "splitlink": {"error": msg}}));
         }
         if self.color {
-            eprintln!("\x1b[1;31merror\x1b[0m: {msg}");
+            eline!("\x1b[1;31merror\x1b[0m: {msg}");
         } else {
-            eprintln!("error: {msg}");
+            eline!("error: {msg}");
         }
     }
 
@@ -126,7 +135,7 @@ impl Sink for Renderer {
             BuildEvent::Linking(u) => self.status("Linking", &u.target),
             BuildEvent::LinkSkipped(u) => self.status("Link skipped", &format!("{} (objects unchanged)", u.target)),
             BuildEvent::Fallback { unit, reason } => {
-                eprintln!("warning: splitlink: {reason}; building `{}` without the split compile/link", unit.target)
+                eline!("warning: splitlink: {reason}; building `{}` without the split compile/link", unit.target)
             }
             BuildEvent::Diagnostic { unit, message, link } => match link.as_ref().map(|l| self.link_diagnostics(&message, l)) {
                 Some((mapped, root)) if !mapped.is_empty() => {
@@ -145,7 +154,7 @@ impl Sink for Renderer {
                     self.stdout_json(&v)
                 }
             }
-            BuildEvent::Warning(w) => eprintln!("{}", self.text(&w)),
+            BuildEvent::Warning(w) => eline!("{}", self.text(&w)),
             BuildEvent::Finished(s) => self.finished(&s),
         }
     }
@@ -154,23 +163,37 @@ impl Sink for Renderer {
 impl Renderer {
     fn finished(&self, s: &BuildSummary) {
         if self.json {
-            let v = serde_json::json!({
-                "reason": "build-finished",
-                "success": s.success,
-                "splitlink": {
-                    "generation": s.generation,
-                    "cancelled": s.cancelled,
-                    "compiled": s.compiled,
-                    "linked": s.linked,
-                    "link_skipped": s.link_skipped,
-                    "cargo_invoked": s.cargo_invoked,
-                    "duration_ms": s.duration_ms,
-                    "rustc_ms": s.rustc_ms,
-                    "link_ms": s.link_ms,
-                }
-            });
-            self.stdout_json(&v);
+            self.finished_json(s);
         }
+        self.finished_human(s);
+    }
+
+    /// Print one JSON message on stdout (for `watch`'s own messages).
+    pub fn json_message(&self, v: &serde_json::Value) {
+        self.stdout_json(v);
+    }
+
+    /// The `build-finished` JSON message.
+    pub fn finished_json(&self, s: &BuildSummary) {
+        let v = serde_json::json!({
+            "reason": "build-finished",
+            "success": s.success,
+            "splitlink": {
+                "generation": s.generation,
+                "cancelled": s.cancelled,
+                "compiled": s.compiled,
+                "linked": s.linked,
+                "link_skipped": s.link_skipped,
+                "cargo_invoked": s.cargo_invoked,
+                "duration_ms": s.duration_ms,
+                "rustc_ms": s.rustc_ms,
+                "link_ms": s.link_ms,
+            }
+        });
+        self.stdout_json(&v);
+    }
+
+    fn finished_human(&self, s: &BuildSummary) {
         let secs = s.duration_ms as f64 / 1000.0;
         if s.success {
             if self.verbose && !s.compiled.is_empty() {
@@ -179,9 +202,9 @@ impl Renderer {
             self.status("Finished", &format!("`{}` profile {} target(s) in {secs:.2}s", s.profile, s.profile_desc));
         } else if !self.quiet || self.json {
             if self.color {
-                eprintln!("\x1b[1;31merror\x1b[0m: build failed after {secs:.2}s");
+                eline!("\x1b[1;31merror\x1b[0m: build failed after {secs:.2}s");
             } else {
-                eprintln!("error: build failed after {secs:.2}s");
+                eline!("error: build failed after {secs:.2}s");
             }
         }
     }

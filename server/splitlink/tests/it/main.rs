@@ -6,3 +6,4 @@ mod engine;
 mod differential;
 mod warm;
 mod fallback;
+mod watch;

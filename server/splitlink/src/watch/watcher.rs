@@ -1,0 +1,210 @@
+//! What to watch, and watching it.
+//!
+//! Invariants: nothing is watched recursively; `target/` (any directory holding a
+//! `CACHEDIR.TAG`, and the selection's target dir) and `.git/` are never registered, so a build
+//! costs the watcher nothing. The watch set is derived from the engine's list of files whose
+//! change can change the build (dep-info sources and capture triggers) plus the packages' `src/`
+//! trees (so new modules are seen), walked with `.gitignore`/`.ignore` honoured.
+
+use super::Event;
+use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
+use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+/// How long the debouncer holds an event (it merges an editor's write-to-temp-then-rename
+/// into one event for the file).
+pub const DEBOUNCE: Duration = Duration::from_millis(30);
+
+/// Paths the file system reported as changed, after the debouncer.
+#[derive(Debug, Default)]
+pub struct FsBatch {
+    pub paths: Vec<PathBuf>,
+    /// The kernel dropped events (queue overflow): everything must be checked.
+    pub rescan: bool,
+    pub errors: Vec<String>,
+}
+
+pub struct Watcher {
+    debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    registered: BTreeSet<PathBuf>,
+}
+
+impl Watcher {
+    pub fn new(tx: Sender<Event>) -> Result<Watcher, notify_debouncer_full::notify::Error> {
+        let debouncer = new_debouncer(DEBOUNCE, None, move |r: DebounceEventResult| {
+            let mut batch = FsBatch::default();
+            match r {
+                Ok(events) => {
+                    for e in events {
+                        if e.need_rescan() {
+                            batch.rescan = true;
+                        }
+                        match e.kind {
+                            // Opening or reading a file (rustc, our own hashing) changes nothing.
+                            EventKind::Access(AccessKind::Close(AccessMode::Write)) => {}
+                            EventKind::Access(_) | EventKind::Other => continue,
+                            _ => {}
+                        }
+                        batch.paths.extend(e.event.paths.iter().cloned());
+                    }
+                }
+                Err(errs) => batch.errors.extend(errs.iter().map(|e| e.to_string())),
+            }
+            if !batch.paths.is_empty() || batch.rescan || !batch.errors.is_empty() {
+                let _ = tx.send(Event::Fs(batch));
+            }
+        })?;
+        Ok(Watcher { debouncer, registered: BTreeSet::new() })
+    }
+
+    /// Watch exactly `want` (each directory non-recursively). Returns what could not be watched.
+    pub fn set(&mut self, want: &BTreeSet<PathBuf>) -> Vec<String> {
+        let mut problems = Vec::new();
+        let gone: Vec<PathBuf> = self.registered.difference(want).cloned().collect();
+        for d in gone {
+            let _ = self.debouncer.unwatch(&d);
+            self.registered.remove(&d);
+        }
+        for d in want.difference(&self.registered.clone()) {
+            match self.debouncer.watch(d, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.registered.insert(d.clone());
+                }
+                Err(e) => problems.push(format!("cannot watch {}: {e}", d.display())),
+            }
+        }
+        problems
+    }
+
+    /// A registered directory was deleted: the kernel dropped its watch.
+    pub fn forget(&mut self, dir: &Path) -> bool {
+        if self.registered.remove(dir) {
+            let _ = self.debouncer.unwatch(dir);
+            return true;
+        }
+        false
+    }
+
+    pub fn is_registered(&self, dir: &Path) -> bool {
+        self.registered.contains(dir)
+    }
+
+    pub fn count(&self) -> usize {
+        self.registered.len()
+    }
+}
+
+/// The packages found in the workspace tree: their manifests and the directories of their
+/// `src/` trees.
+#[derive(Clone, Debug, Default)]
+pub struct Scan {
+    pub manifests: BTreeSet<PathBuf>,
+    pub src_dirs: BTreeSet<PathBuf>,
+}
+
+/// Never watched, never walked.
+pub fn excluded(p: &Path, target_dir: &Path) -> bool {
+    p.starts_with(target_dir) || p.components().any(|c| c.as_os_str() == ".git")
+}
+
+/// Walk the workspace (honouring `.gitignore`, `.ignore`, hidden files; skipping target
+/// directories and `.git`) for package manifests and `src/` directories.
+pub fn scan(root: &Path, target_dir: &Path) -> Scan {
+    let td = target_dir.to_path_buf();
+    let mut dirs = Vec::new();
+    let mut manifests = BTreeSet::new();
+    let walk = ignore::WalkBuilder::new(root)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(move |e| {
+            let p = e.path();
+            let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+            !(excluded(p, &td) || (is_dir && p.join("CACHEDIR.TAG").exists()))
+        })
+        .build();
+    for e in walk.flatten() {
+        let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+        if is_dir {
+            dirs.push(e.into_path());
+        } else if e.file_name() == "Cargo.toml" {
+            manifests.insert(e.into_path());
+        }
+    }
+    let srcs: Vec<PathBuf> = manifests.iter().filter_map(|m| m.parent().map(|d| d.join("src"))).collect();
+    let src_dirs = dirs.into_iter().filter(|d| srcs.iter().any(|s| d.starts_with(s))).collect();
+    Scan { manifests, src_dirs }
+}
+
+/// What a change event is checked against, and the directories to register.
+#[derive(Clone, Debug, Default)]
+pub struct Plan {
+    /// Files whose change can change the build.
+    pub files: BTreeSet<PathBuf>,
+    /// Directories where a new `.rs` file may become a module.
+    pub src_dirs: BTreeSet<PathBuf>,
+    /// Directories to watch (non-recursively).
+    pub dirs: BTreeSet<PathBuf>,
+    /// Directories that do not exist yet but would hold a watched file (`.cargo/` for a config):
+    /// their creation is seen from the nearest existing ancestor.
+    pub missing: BTreeSet<PathBuf>,
+}
+
+impl Plan {
+    pub fn new(files: impl IntoIterator<Item = PathBuf>, scan: &Scan, target_dir: &Path) -> Plan {
+        let mut p = Plan {
+            files: files.into_iter().chain(scan.manifests.iter().cloned()).filter(|f| !excluded(f, target_dir)).collect(),
+            src_dirs: scan.src_dirs.clone(),
+            dirs: scan.src_dirs.clone(),
+            missing: BTreeSet::new(),
+        };
+        for f in &p.files {
+            let Some(parent) = f.parent() else { continue };
+            for a in parent.ancestors() {
+                if a.is_dir() {
+                    p.dirs.insert(a.to_path_buf());
+                    break;
+                }
+                p.missing.insert(a.to_path_buf());
+            }
+        }
+        p
+    }
+
+    /// Whether a change at `path` can matter: a watched file, a new source file in a `src/`
+    /// tree, or a directory appearing on the way to a watched file or inside a `src/` tree.
+    pub fn relevant(&self, path: &Path) -> Relevance {
+        if self.files.contains(path) {
+            return Relevance::File;
+        }
+        if self.missing.contains(path) || self.dirs.contains(path) {
+            return Relevance::Dir;
+        }
+        let Some(parent) = path.parent() else { return Relevance::No };
+        if self.src_dirs.contains(parent) {
+            let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+            if name.starts_with('.') {
+                return Relevance::No; // editor lock and swap files (`.#main.rs`)
+            }
+            if path.extension().is_some_and(|e| e == "rs") {
+                return Relevance::File;
+            }
+            if path.is_dir() {
+                return Relevance::Dir;
+            }
+        }
+        Relevance::No
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relevance {
+    No,
+    /// A file to compare by content.
+    File,
+    /// A directory appeared or disappeared: the watch set must be derived again.
+    Dir,
+}
