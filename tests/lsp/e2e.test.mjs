@@ -32,6 +32,7 @@ const diagnostics = new Map();
 const finished = [];
 const progress = [];
 const waiters = [];
+const registrations = [];
 function notify() { for (const w of [...waiters]) w(); }
 function waitFor(pred, what, ms = 60000) {
   return new Promise((resolve, reject) => {
@@ -61,7 +62,7 @@ before(async () => {
   conn.onNotification('$/progress', (p) => { progress.push(p); notify(); });
   conn.onNotification('window/logMessage', () => {});
   conn.onRequest('window/workDoneProgress/create', () => null);
-  conn.onRequest('client/registerCapability', () => null);
+  conn.onRequest('client/registerCapability', (p) => { registrations.push(...p.registrations); notify(); return null; });
   conn.listen();
   const init = await conn.sendRequest('initialize', {
     processId: process.pid,
@@ -70,7 +71,7 @@ before(async () => {
     capabilities: {
       window: { workDoneProgress: true },
       textDocument: { publishDiagnostics: { relatedInformation: true } },
-      workspace: { didChangeWatchedFiles: { dynamicRegistration: false } },
+      workspace: { didChangeWatchedFiles: { dynamicRegistration: true } },
     },
   });
   assert.ok(init.capabilities.executeCommandProvider.commands.includes('splitlink.build'));
@@ -78,6 +79,10 @@ before(async () => {
   const first = await buildAfter(0);
   assert.equal(first.success, true, JSON.stringify(first));
   assert.equal(first.cargoInvoked, true);
+  // The client can watch files: the server asks it to, for sources, manifests, lockfile, config.
+  const reg = await waitFor(() => registrations.find((r) => r.method === 'workspace/didChangeWatchedFiles'), 'watcher registration');
+  const globs = reg.registerOptions.watchers.map((w) => w.globPattern);
+  for (const g of ['**/*.rs', '**/Cargo.toml', '**/Cargo.lock', '**/.cargo/config.toml']) assert.ok(globs.includes(g), globs.join(' '));
 });
 
 after(async () => {

@@ -207,15 +207,20 @@ impl Loop<'_> {
         }
     }
 
-    fn emit_stderr(&self, key: &str, stderr: &[u8], link: bool, sink: &mut dyn Sink) {
+    /// Report a job's rustc output; returns the compile diagnostics (for replay when fresh).
+    fn emit_stderr(&self, key: &str, stderr: &[u8], link: bool, sink: &mut dyn Sink) -> Vec<serde_json::Value> {
         let spec = self.spec(key);
         let info = unit_info(spec);
+        let mut kept = Vec::new();
         for line in String::from_utf8_lossy(stderr).lines() {
             match serde_json::from_str::<serde_json::Value>(line) {
                 Ok(v) if v.get("$message_type").and_then(|t| t.as_str()) == Some("diagnostic") => {
                     let msg = v["message"].as_str().unwrap_or("");
                     let is_link = link && (msg.starts_with("linking with") || msg.starts_with("linker `") || msg.contains("linker"));
                     let lf = if is_link { Some(self.link_failure(key)) } else { None };
+                    if !is_link {
+                        kept.push(v.clone());
+                    }
                     sink.event(BuildEvent::Diagnostic { unit: Some(info.clone()), message: v, link: lf });
                 }
                 Ok(_) => {}
@@ -223,6 +228,7 @@ impl Loop<'_> {
                 Err(_) => sink.event(BuildEvent::Warning(line.to_string())),
             }
         }
+        kept
     }
 }
 
@@ -720,6 +726,18 @@ fn replay(
     let mut linked: Vec<String> = cargo_linked.to_vec();
     linked.extend(lp.linked.iter().cloned());
 
+    // Fresh units' diagnostics from their last compile, as cargo replays them.
+    if cargo_reason.is_none() {
+        for k in &keys {
+            if lp.compiled.contains(k) || lp.failed.contains(k) {
+                continue;
+            }
+            let st = &lp.state.units[k];
+            for m in &st.built.messages {
+                sink.event(BuildEvent::Diagnostic { unit: Some(unit_info(&st.spec)), message: m.clone(), link: None });
+            }
+        }
+    }
     // cargo's JSON messages for a replayed build: dependencies fresh, workspace units as built.
     if cargo_reason.is_none() {
         for m in &sel_state.other_messages {
@@ -789,7 +807,12 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
             }
             let cancelled = lp.cancel.as_ref().is_some_and(|c| c.is_cancelled());
             if !cancelled {
-                lp.emit_stderr(&key, &out.stderr, fallback.is_some(), sink);
+                let messages = lp.emit_stderr(&key, &out.stderr, fallback.is_some(), sink);
+                // A failed compile leaves the unit dirty and its outputs (and their messages) as
+                // they were: if the source goes back, the last good compile's messages stand.
+                if out.success() {
+                    lp.state.units.get_mut(&key).unwrap().built.messages = messages;
+                }
             }
             if !out.success() {
                 lp.failed.insert(key.clone());
@@ -853,7 +876,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
                 s.fallback_reason = Some(reason.clone());
             }
             if !lp.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
-                lp.emit_stderr(&key, &out.stderr, true, sink);
+                let _ = lp.emit_stderr(&key, &out.stderr, true, sink);
             }
             let inputs = lp.pending_link.remove(&key);
             if !out.success() {

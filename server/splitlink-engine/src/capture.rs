@@ -197,6 +197,7 @@ fn capture_inner(
         }
     });
     let mut artifacts: Vec<Value> = Vec::new();
+    let mut compiler_messages: Vec<Value> = Vec::new();
     let mut script_runs: Vec<Value> = Vec::new();
     for line in std::io::BufReader::new(stdout).lines() {
         let Ok(line) = line else { break };
@@ -205,6 +206,9 @@ fn capture_inner(
             Some("compiler-message") => {
                 let msg = v["message"].clone();
                 let m = msg["message"].as_str().unwrap_or("");
+                if !(m.starts_with("linking with") || m.starts_with("linker `")) {
+                    compiler_messages.push(v.clone());
+                }
                 let link = (m.starts_with("linking with") || m.starts_with("linker `")).then(|| {
                     let root = meta.root.clone();
                     crate::LinkFailure {
@@ -297,7 +301,14 @@ fn capture_inner(
                     artifact,
                     uplifts: vec![],
                 };
-                let mut built = UnitBuilt::default();
+                let mut built = UnitBuilt {
+                    messages: compiler_messages
+                        .iter()
+                        .filter(|m| m["package_id"] == a["package_id"] && m["target"] == a["target"])
+                        .map(|m| m["message"].clone())
+                        .collect(),
+                    ..Default::default()
+                };
                 if r.exit_code == 0 {
                     if let SplitOutcome::Split { objects, linked: true } = &r.outcome {
                         built.objects = objects.digests.clone();

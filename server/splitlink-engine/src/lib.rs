@@ -19,6 +19,7 @@ pub mod exec;
 pub mod invocation;
 pub mod objects;
 pub mod state;
+pub mod watch;
 pub mod workspace;
 pub mod wrapper;
 
@@ -31,16 +32,9 @@ pub use workspace::Selection;
 /// Its presence is what puts the `splitlink` binary in wrapper mode.
 pub const CAPTURE_DIR_ENV: &str = "SPLITLINK_CAPTURE_DIR";
 
-/// Everything needed to map a failed link to source lines (see splitlink-diag's LinkContext).
-#[derive(Clone, Debug, Default)]
-pub struct LinkFailure {
-    pub workspace_root: std::path::PathBuf,
-    pub cwd: std::path::PathBuf,
-    pub sources: Vec<std::path::PathBuf>,
-    pub manifest_dirs: Vec<std::path::PathBuf>,
-    pub config_files: Vec<std::path::PathBuf>,
-    pub root_source: std::path::PathBuf,
-}
+/// Everything needed to map a failed link to source lines: the sources of the linked crate and
+/// its workspace dependencies (from dep-info), package dirs, cargo config files, the root file.
+pub type LinkFailure = splitlink_diag::linker::LinkContext;
 
 /// Remove ANSI escape sequences (CSI `ESC [ … letter`).
 pub fn strip_ansi(s: &str) -> String {

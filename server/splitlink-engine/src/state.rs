@@ -79,6 +79,10 @@ pub struct UnitBuilt {
     pub last_link: Option<LinkInputs>,
     /// Stamps of the outputs as splitlink (or the capture) left them.
     pub outputs: Vec<(PathBuf, Stamp)>,
+    /// The compiler's diagnostics (rustc JSON) from the last compile, replayed for builds in
+    /// which the unit is fresh, as cargo does: warnings do not vanish because nothing changed.
+    #[serde(default)]
+    pub messages: Vec<serde_json::Value>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -66,10 +66,23 @@ impl Shared {
 
 pub fn spawn(client: Client, handle: tokio::runtime::Handle, shared: std::sync::Arc<Shared>) -> Sender<Msg> {
     let (tx, rx) = std::sync::mpsc::channel();
+    let self_tx = tx.clone();
     std::thread::Builder::new()
         .name("splitlink-main-loop".into())
         .spawn(move || {
-            let mut ml = MainLoop { client, handle, shared, info: InitInfo::default(), settings: Settings::default(), workspaces: Vec::new(), initialized: false, run: None, builds: 0 };
+            let mut ml = MainLoop {
+                client,
+                handle,
+                shared,
+                info: InitInfo::default(),
+                settings: Settings::default(),
+                workspaces: Vec::new(),
+                initialized: false,
+                run: None,
+                builds: 0,
+                self_tx,
+                watcher: None,
+            };
             ml.run(rx);
         })
         .expect("spawn the main loop thread");
@@ -98,6 +111,10 @@ struct MainLoop {
     initialized: bool,
     run: Option<Running>,
     builds: u64,
+    /// The main loop's own inbox, for the fallback file watcher.
+    self_tx: Sender<Msg>,
+    /// Our own file watcher, when the client cannot watch files for us.
+    watcher: Option<splitlink_engine::watch::Watcher>,
 }
 
 impl MainLoop {
@@ -245,9 +262,18 @@ impl MainLoop {
         }
     }
 
-    fn register_watchers(&self) {
+    fn register_watchers(&mut self) {
         if !self.info.watched_files_dynamic {
-            self.log(MessageType::INFO, "client cannot watch files for us: builds run on save (textDocument/didSave)");
+            let tx = self.self_tx.clone();
+            match splitlink_engine::watch::Watcher::new(move |b| {
+                let _ = tx.send(if b.rescan { Msg::Build } else { Msg::Changed(b.paths) });
+            }) {
+                Ok(w) => {
+                    self.watcher = Some(w);
+                    self.log(MessageType::INFO, "the client does not watch files for us: splitlink watches the workspace itself");
+                }
+                Err(e) => self.log(MessageType::WARNING, format!("cannot watch files ({e}): builds run on save only")),
+            }
             return;
         }
         let globs = ["**/*.rs", "**/Cargo.toml", "**/Cargo.lock", "**/build.rs", "**/.cargo/config", "**/.cargo/config.toml"];
@@ -283,6 +309,21 @@ impl MainLoop {
                 }
                 Err(e) => self.log(MessageType::INFO, format!("{}: not a Cargo workspace ({e})", f.display())),
             }
+        }
+    }
+
+    /// Point our own watcher (if any) at what the workspaces' builds depend on.
+    fn refresh_watch(&mut self) {
+        use splitlink_engine::watch::{scan, Plan};
+        let Some(w) = self.watcher.as_mut() else { return };
+        let mut dirs = BTreeSet::new();
+        for ws in &self.workspaces {
+            let target = ws.engine.target_dir();
+            let plan = Plan::new(ws.engine.watched_files(), &scan(&ws.root, target), target);
+            dirs.extend(plan.dirs);
+        }
+        for problem in w.set(&dirs) {
+            eprintln!("splitlink lsp: {problem}");
         }
     }
 
@@ -392,6 +433,7 @@ impl MainLoop {
             };
             self.handle.block_on(async move { p.finish_with_message(msg).await });
         }
+        self.refresh_watch();
         let linked = params.linked.clone();
         let success = params.success;
         let c = self.client.clone();
@@ -521,20 +563,7 @@ impl Sink for LspSink<'_> {
             BuildEvent::Linking(u) => self.report(format!("linking {}", u.target)),
             BuildEvent::LinkSkipped(u) => self.report(format!("link skipped: objects unchanged ({})", u.target)),
             BuildEvent::Diagnostic { message, link, .. } => {
-                let models = match &link {
-                    Some(l) if splitlink_diag::linker::is_link_error(&message) => {
-                        let ctx = splitlink_diag::linker::LinkContext {
-                            workspace_root: l.workspace_root.clone(),
-                            cwd: l.cwd.clone(),
-                            sources: l.sources.clone(),
-                            manifest_dirs: l.manifest_dirs.clone(),
-                            config_files: l.config_files.clone(),
-                            root_source: l.root_source.clone(),
-                        };
-                        splitlink_diag::linker::from_link_error(&message, &ctx)
-                    }
-                    _ => splitlink_diag::rustc::from_json(&message, &self.root).into_iter().collect(),
-                };
+                let models = splitlink_diag::from_rustc_message(&message, link.as_ref(), &self.root);
                 for d in models {
                     if d.is_summary() {
                         continue;

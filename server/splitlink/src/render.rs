@@ -65,18 +65,10 @@ impl Renderer {
 
     /// A failed link (rustc reports it with no span) as source-located diagnostics.
     fn link_diagnostics(&self, message: &serde_json::Value, l: &splitlink_engine::LinkFailure) -> (Vec<splitlink_diag::model::Diagnostic>, std::path::PathBuf) {
-        let ctx = splitlink_diag::linker::LinkContext {
-            workspace_root: l.workspace_root.clone(),
-            cwd: l.cwd.clone(),
-            sources: l.sources.clone(),
-            manifest_dirs: l.manifest_dirs.clone(),
-            config_files: l.config_files.clone(),
-            root_source: l.root_source.clone(),
-        };
         if !splitlink_diag::linker::is_link_error(message) {
             return (vec![], l.workspace_root.clone());
         }
-        (splitlink_diag::linker::from_link_error(message, &ctx), l.workspace_root.clone())
+        (splitlink_diag::from_rustc_message(message, Some(l), &l.cwd), l.workspace_root.clone())
     }
 
     fn diagnostic(&self, unit: Option<&UnitInfo>, message: &serde_json::Value) {

@@ -16,7 +16,6 @@ mod builder;
 mod changes;
 mod runner;
 mod status;
-mod watcher;
 
 use anyhow::Context;
 use builder::{BuildDone, Builder};
@@ -31,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-use watcher::{FsBatch, Plan, Relevance, Scan, Watcher};
+use splitlink_engine::watch::{self as watcher, FsBatch, Plan, Relevance, Scan, Watcher};
 
 #[derive(Args)]
 pub struct WatchArgs {
@@ -133,7 +132,12 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     let (tx, rx) = mpsc::channel::<Event>();
     spawn_signal_thread(tx.clone()).context("cannot install the signal handlers")?;
     let (builder, root, target_dir) = Builder::spawn(sel, opts, cwd, tx.clone())?;
-    let watcher = Watcher::new(tx.clone()).context("cannot start the file watcher")?;
+    let watcher = Watcher::new({
+        let tx = tx.clone();
+        move |b| {
+            let _ = tx.send(Event::Fs(b));
+        }
+    }).context("cannot start the file watcher")?;
     let json = args.message_format == crate::MessageFormat::Json;
     let screen = Screen::new(json, args.verbose, args.quiet, root.clone(), cwd.to_path_buf());
     let mut w = Watch {

@@ -244,6 +244,12 @@ pub fn check(fx: &Fixture) -> Vec<String> {
                         failures.push(ctx("diagnostic", v, "none".into()));
                     }
                 }
+                "nodiag" => {
+                    let found = o.messages.iter().any(|m| m["reason"] == "compiler-message" && m["message"]["rendered"].as_str().is_some_and(|r| r.contains(v.as_str())));
+                    if found {
+                        failures.push(ctx("no diagnostic", v, "one".into()));
+                    }
+                }
                 "span" => {
                     // `FILE:LINE text`: a compiler-message whose primary span is there and whose
                     // message contains the text (linker errors included: their spans are mapped).

@@ -1,4 +1,5 @@
-//! What to watch, and watching it.
+//! What to watch, and watching it (used by `splitlink watch`, and by `splitlink lsp` when the
+//! client cannot watch files itself).
 //!
 //! Invariants: nothing is watched recursively; `target/` (any directory holding a
 //! `CACHEDIR.TAG`, and the selection's target dir) and `.git/` are never registered, so a build
@@ -6,13 +7,11 @@
 //! change can change the build (dep-info sources and capture triggers) plus the packages' `src/`
 //! trees (so new modules are seen), walked with `.gitignore`/`.ignore` honoured.
 
-use super::Event;
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 /// How long the debouncer holds an event (it merges an editor's write-to-temp-then-rename
@@ -34,7 +33,8 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    pub fn new(tx: Sender<Event>) -> Result<Watcher, notify_debouncer_full::notify::Error> {
+    /// A watcher that calls `on_batch` (on the debouncer's thread) with each batch of changes.
+    pub fn new(on_batch: impl Fn(FsBatch) + Send + 'static) -> Result<Watcher, notify_debouncer_full::notify::Error> {
         let debouncer = new_debouncer(DEBOUNCE, None, move |r: DebounceEventResult| {
             let mut batch = FsBatch::default();
             match r {
@@ -55,7 +55,7 @@ impl Watcher {
                 Err(errs) => batch.errors.extend(errs.iter().map(|e| e.to_string())),
             }
             if !batch.paths.is_empty() || batch.rescan || !batch.errors.is_empty() {
-                let _ = tx.send(Event::Fs(batch));
+                on_batch(batch);
             }
         })?;
         Ok(Watcher { debouncer, registered: BTreeSet::new() })
