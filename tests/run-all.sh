@@ -31,6 +31,7 @@ fi
 (cd tests/lsp && npm ci --no-audit --no-fund --loglevel=error)
 SPLITLINK_BIN="$PWD/target/debug/splitlink" node --test tests/lsp/ || status=$?
 
-# A real Neovim 0.11 (from PyPI, installed into target/) as the LSP client.
-SPLITLINK_BIN="$PWD/target/debug/splitlink" bash tests/nvim/run.sh || status=$?
+# The editor integrations in real editors: VS Code (code-server + headless Chromium) and Neovim 0.11
+# (from PyPI), both installed into target/ by the script; it also runs tests/nvim/run.sh.
+SPLITLINK_BIN="$PWD/target/debug/splitlink" bash tests/editors/run.sh || status=$?
 exit $status

@@ -457,11 +457,13 @@ impl Engine {
             self.state = State::load(&self.loc.target_dir);
             self.warm = None;
         }
+        timing("loaded state", t0);
         let sel_key = self.sel_key.clone();
         let loc = self.loc.clone();
         let state = &mut self.state;
 
         let mut cargo_reason = capture_reason(state, &sel_key, &self.opts);
+        timing("capture decision", t0);
         let mut cargo_compiled = Vec::new();
         let mut cargo_linked = Vec::new();
         let mut success = true;
@@ -474,7 +476,7 @@ impl Engine {
                 Err(e) => {
                     // Keep what is known; the next build asks cargo again.
                     state.selections.remove(&sel_key);
-                    let _ = state.save(&loc.target_dir);
+                    let _ = state.save(&loc.target_dir, true);
                     self.state_stamp = Stamp::of(&State::path(&loc.target_dir));
                     return Err(e.into());
                 }
@@ -514,10 +516,25 @@ impl Engine {
             }
         };
         summary.generation = self.generation;
-        self.state.save(&loc.target_dir)?;
+        timing("built", t0);
+        // A build that compiled, linked, failed or went through cargo changed the units' state;
+        // a no-op build changed at most the stat cache and the explanation.
+        let units_changed = summary.cargo_invoked
+            || !summary.success
+            || !summary.compiled.is_empty()
+            || !summary.linked.is_empty()
+            || !summary.link_skipped.is_empty();
+        self.state.save(&loc.target_dir, units_changed)?;
+        timing("saved", t0);
         self.state_stamp = Stamp::of(&State::path(&loc.target_dir));
         sink.event(BuildEvent::Finished(summary.clone()));
         Ok(summary)
+    }
+}
+
+fn timing(what: &str, t0: Instant) {
+    if std::env::var_os("SPLITLINK_TIMINGS").is_some() {
+        eprintln!("splitlink timing: {what}: {:.1} ms", t0.elapsed().as_secs_f64() * 1000.0);
     }
 }
 
@@ -624,7 +641,9 @@ fn replay(
     let sel_state = state.selections[sel_key].clone();
     let keys: Vec<String> = warm.keys.clone();
     let mut cache = std::mem::take(&mut state.cache);
+    timing("db ready", t0);
     refresh(&mut warm, state, &mut cache);
+    timing("inputs refreshed", t0);
     let mut lp = Loop {
         w: &mut warm,
         state,
@@ -803,6 +822,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
                 let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
                 s.split = false;
                 s.fallback_reason = Some(reason.clone());
+                s.digest = Some(s.compute_digest());
                 unit.set_linkable(&mut lp.w.db).to(false);
             }
             let cancelled = lp.cancel.as_ref().is_some_and(|c| c.is_cancelled());
@@ -893,6 +913,8 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
             unit.set_objects_present(&mut lp.w.db).to(false);
             if fallback.is_some() {
                 unit.set_linkable(&mut lp.w.db).to(false);
+                let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
+                s.digest = Some(s.compute_digest());
             }
             let st = &mut lp.state.units.get_mut(&key).unwrap().built;
             st.last_link = inputs;

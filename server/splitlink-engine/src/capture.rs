@@ -300,6 +300,7 @@ fn capture_inner(
                     deps: vec![],
                     artifact,
                     uplifts: vec![],
+                    digest: None,
                 };
                 let mut built = UnitBuilt {
                     messages: compiler_messages
@@ -374,6 +375,7 @@ fn capture_inner(
         let u = state.units.get_mut(k).unwrap();
         u.spec.deps = deps;
         u.spec.uplifts = uplifts;
+        u.spec.digest = Some(u.spec.compute_digest());
     }
 
     let rustc = state.units.get(unit_keys.first().map(String::as_str).unwrap_or("")).map(|u| u.spec.invocation.rustc.clone());

@@ -247,13 +247,14 @@ pub fn dirty(db: &dyn salsa::Database, unit: Unit) -> Option<DirtyReason> {
 /// Every workspace unit this one depends on, directly or not, each once.
 #[salsa::tracked(returns(ref))]
 pub fn transitive_deps(db: &dyn salsa::Database, unit: Unit) -> Vec<Unit> {
+    let mut seen = std::collections::HashSet::new();
     let mut out: Vec<Unit> = Vec::new();
     for d in unit.deps(db) {
-        if !out.contains(d) {
+        if seen.insert(*d) {
             out.push(*d);
         }
         for t in transitive_deps(db, *d) {
-            if !out.contains(t) {
+            if seen.insert(*t) {
                 out.push(*t);
             }
         }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub const STATE_VERSION: u32 = 1;
+pub const STATE_VERSION: u32 = 2;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnitKind {
@@ -39,6 +39,9 @@ pub struct UnitSpec {
     pub artifact: serde_json::Value,
     /// (file in the out-dir, copy cargo placed in the profile dir).
     pub uplifts: Vec<(PathBuf, PathBuf)>,
+    /// `compute_digest()`, filled in once the spec is complete.
+    #[serde(default)]
+    pub digest: Option<Digest>,
 }
 
 impl UnitSpec {
@@ -46,7 +49,12 @@ impl UnitSpec {
         self.target.get("name").and_then(|n| n.as_str()).unwrap_or(&self.package_name).to_string()
     }
 
+    /// Digest of the invocation and kind (computed at capture, kept in `digest`).
     pub fn spec_digest(&self) -> Digest {
+        self.digest.unwrap_or_else(|| self.compute_digest())
+    }
+
+    pub fn compute_digest(&self) -> Digest {
         let mut h = Hasher::new("unit-spec");
         h.str(&serde_json::to_string(&self.invocation).unwrap_or_default());
         h.str(&format!("{:?}{}", self.kind, self.split));
@@ -117,12 +125,17 @@ pub struct Explanation {
     pub fallbacks: Vec<(String, String)>,
 }
 
+/// Everything splitlink remembers. On disk in three files, so that a build that changed
+/// nothing but file stats or its explanation does not rewrite the (large) unit state:
+/// `state.json` (units, selections), `cache.json` (the stat cache), `explain.json`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
     pub units: BTreeMap<String, UnitState>,
     pub selections: BTreeMap<String, SelectionState>,
+    #[serde(skip)]
     pub cache: StatCache,
+    #[serde(skip)]
     pub explanations: BTreeMap<String, Explanation>,
 }
 
@@ -140,23 +153,41 @@ impl State {
     /// Load the state; anything unreadable or from another version is treated as absent (the
     /// build then goes through cargo).
     pub fn load(target_dir: &Path) -> State {
-        let p = Self::path(target_dir);
-        let Ok(bytes) = std::fs::read(&p) else { return State { version: STATE_VERSION, ..Default::default() } };
-        match serde_json::from_slice::<State>(&bytes) {
-            Ok(s) if s.version == STATE_VERSION => s,
-            _ => State { version: STATE_VERSION, ..Default::default() },
-        }
+        let dir = target_dir.join("splitlink");
+        let mut state = std::fs::read(Self::path(target_dir))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<State>(&b).ok())
+            .filter(|s| s.version == STATE_VERSION)
+            .unwrap_or_else(|| State { version: STATE_VERSION, ..Default::default() });
+        state.cache = std::fs::read(dir.join("cache.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        state.explanations = std::fs::read(dir.join("explain.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        state
     }
 
-    pub fn save(&self, target_dir: &Path) -> Result<(), StateError> {
-        let p = Self::path(target_dir);
-        let err = |source| StateError::Write { path: p.clone(), source };
-        std::fs::create_dir_all(p.parent().unwrap()).map_err(err)?;
-        let tmp = p.with_extension("json.tmp");
-        let bytes = serde_json::to_vec(self).map_err(|e| err(std::io::Error::other(e)))?;
-        std::fs::write(&tmp, bytes).map_err(err)?;
-        std::fs::rename(&tmp, &p).map_err(err)
+    /// Write the state: the units only when `units_changed`, the stat cache when it learnt
+    /// something, the explanations always (small).
+    pub fn save(&self, target_dir: &Path, units_changed: bool) -> Result<(), StateError> {
+        let dir = target_dir.join("splitlink");
+        std::fs::create_dir_all(&dir).map_err(|source| StateError::Write { path: dir.clone(), source })?;
+        if units_changed {
+            write_json(&Self::path(target_dir), self)?;
+        }
+        if units_changed || self.cache.hashed > 0 || !dir.join("cache.json").exists() {
+            write_json(&dir.join("cache.json"), &self.cache)?;
+        }
+        write_json(&dir.join("explain.json"), &self.explanations)
     }
+}
+
+fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {
+    let err = |source| StateError::Write { path: p.to_path_buf(), source };
+    let tmp = p.with_extension("json.tmp");
+    let bytes = serde_json::to_vec(v).map_err(|e| err(std::io::Error::other(e)))?;
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, p).map_err(err)
+}
+
+impl State {
 }
 
 /// A unit key (`<package id>#<kinds>:<target>`) as a person reads it: `util (lib)`.

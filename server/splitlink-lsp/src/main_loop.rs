@@ -82,6 +82,8 @@ pub fn spawn(client: Client, handle: tokio::runtime::Handle, shared: std::sync::
                 builds: 0,
                 self_tx,
                 watcher: None,
+                seen: HashMap::new(),
+                cache: Default::default(),
             };
             ml.run(rx);
         })
@@ -115,6 +117,11 @@ struct MainLoop {
     self_tx: Sender<Msg>,
     /// Our own file watcher, when the client cannot watch files for us.
     watcher: Option<splitlink_engine::watch::Watcher>,
+    /// Content of each input file as the last build saw it: a change notification for a file
+    /// whose bytes are the same (a save echoed by the file watcher, an identical save, Cargo.lock
+    /// rewritten by cargo) starts no build.
+    seen: HashMap<PathBuf, Option<splitlink_engine::digest::Digest>>,
+    cache: splitlink_engine::digest::StatCache,
 }
 
 impl MainLoop {
@@ -163,6 +170,14 @@ impl MainLoop {
             }
             if !self.initialized {
                 continue;
+            }
+            if !build_all {
+                changed.sort();
+                changed.dedup();
+                changed.retain(|p| match self.seen.get(p) {
+                    Some(before) => self.cache.digest(p).ok().flatten() != *before,
+                    None => true,
+                });
             }
             let targets: Vec<usize> = if build_all {
                 (0..self.workspaces.len()).collect()
@@ -434,6 +449,10 @@ impl MainLoop {
             self.handle.block_on(async move { p.finish_with_message(msg).await });
         }
         self.refresh_watch();
+        for f in self.workspaces[i].engine.watched_files() {
+            let d = self.cache.digest(&f).ok().flatten();
+            self.seen.insert(f, d);
+        }
         let linked = params.linked.clone();
         let success = params.success;
         let c = self.client.clone();

@@ -26,7 +26,14 @@ enum Command {
     /// Watch the workspace: rebuild on save, and with --run keep the binary running and current.
     Watch(watch::WatchArgs),
     /// Language server over stdio: builds on save, compiler and linker diagnostics in the editor.
-    Lsp,
+    Lsp(LspArgs),
+}
+
+#[derive(Args)]
+struct LspArgs {
+    /// Talk LSP over stdin/stdout (the only transport; accepted because clients pass it)
+    #[arg(long)]
+    stdio: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -159,6 +166,6 @@ fn run() -> anyhow::Result<ExitCode> {
             print!("{}", render::explanation(&ex, &root));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Lsp => Ok(ExitCode::from(splitlink_lsp::run_stdio().clamp(0, 255) as u8)),
+        Command::Lsp(_) => Ok(ExitCode::from(splitlink_lsp::run_stdio().clamp(0, 255) as u8)),
     }
 }
