@@ -12,6 +12,7 @@ mod gen;
 mod measure;
 mod real;
 mod report;
+mod watch;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -49,9 +50,13 @@ struct Cli {
     /// Measure this splitlink binary instead of building the release one with cargo
     #[arg(long, value_name = "PATH")]
     splitlink: Option<PathBuf>,
-    /// Write the report into docs/benchmarks.md
+    /// Write the report into docs/benchmarks.md (with --watch-latency: docs/benchmarks-watch.md)
     #[arg(long)]
     write_docs: bool,
+    /// Instead of the build benchmark: save → running binary latency of `splitlink watch --run`
+    /// against `cargo build` + restart
+    #[arg(long)]
+    watch_latency: bool,
 }
 
 fn main() -> ExitCode {
@@ -290,6 +295,25 @@ fn run() -> Result<()> {
     let bench_dir = repo.join("target/bench");
     std::fs::create_dir_all(&bench_dir)?;
     let env = report::Environment::collect(&repo, &splitlink);
+    if cli.watch_latency {
+        eprintln!("== watch latency: {} runs per edit", cli.repeats);
+        let rows = watch::run(&splitlink, &bench_dir, cli.repeats)?;
+        let cmdline: Vec<String> = std::env::args().skip(1).collect();
+        let text = format!(
+            "# Benchmark: save → running binary (`splitlink watch --run`)\n\nProduced by `cargo run --release -p splitlink-bench -- {}` in {:.1} min.\n\n{}\n{}",
+            cmdline.join(" "),
+            t0.elapsed().as_secs_f64() / 60.0,
+            report::environment_lines(&env),
+            watch::render(&rows, cli.repeats)
+        );
+        println!("{text}");
+        if cli.write_docs {
+            let path = repo.join("docs/benchmarks-watch.md");
+            std::fs::write(&path, text)?;
+            eprintln!("== wrote {}", path.display());
+        }
+        return Ok(());
+    }
     eprintln!("== measuring {} ({})", splitlink.display(), env.splitlink_version);
     let ctx = Ctx { splitlink, bench_dir, scenarios };
 

@@ -280,6 +280,19 @@ fn load() -> String {
     read("/proc/loadavg").split_whitespace().take(3).collect::<Vec<_>>().join(" ")
 }
 
+/// The machine/toolchain/commit table (shared by the build and the watch reports).
+pub fn environment_lines(env: &Environment) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "| | |\n|---|---|");
+    let _ = writeln!(o, "| machine | {} cores (nproc), {:.1} GiB, {}, {} |", env.nproc, env.mem_gib, env.cpu, env.os);
+    let _ = writeln!(o, "| load average | {} at the start, {} at the end (other builds may share the machine) |", env.load_start, load());
+    let _ = writeln!(o, "| toolchain | {} · {} |", env.rustc, env.cargo);
+    let _ = writeln!(o, "| commit | {} |", env.commit);
+    let _ = writeln!(o, "| splitlink | `{}` ({}) |", env.splitlink, env.splitlink_version);
+    let _ = writeln!(o);
+    o
+}
+
 pub fn render(env: &Environment, results: &[WsResult], skipped: &[String], scenarios: &[Scenario], (total_s, build_s): (f64, f64), cmdline: &[String]) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "## Results\n");
@@ -292,13 +305,7 @@ pub fn render(env: &Environment, results: &[WsResult], skipped: &[String], scena
         build_s / 60.0,
         (total_s - build_s) / 60.0
     );
-    let _ = writeln!(o, "| | |\n|---|---|");
-    let _ = writeln!(o, "| machine | {} cores (nproc), {:.1} GiB, {}, {} |", env.nproc, env.mem_gib, env.cpu, env.os);
-    let _ = writeln!(o, "| load average | {} at the start, {} at the end (other builds may share the machine) |", env.load_start, load());
-    let _ = writeln!(o, "| toolchain | {} · {} |", env.rustc, env.cargo);
-    let _ = writeln!(o, "| commit | {} |", env.commit);
-    let _ = writeln!(o, "| splitlink | `{}` ({}) |", env.splitlink, env.splitlink_version);
-    let _ = writeln!(o);
+    o.push_str(&environment_lines(env));
     for s in skipped {
         let _ = writeln!(o, "> **Skipped**: {s}\n");
     }

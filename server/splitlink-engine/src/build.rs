@@ -466,6 +466,7 @@ impl Engine {
         timing("capture decision", t0);
         let mut cargo_compiled = Vec::new();
         let mut cargo_linked = Vec::new();
+        let mut cargo_skipped = Vec::new();
         let mut success = true;
         if let Some(reason) = &cargo_reason {
             self.warm = None;
@@ -484,6 +485,7 @@ impl Engine {
             success = r.success;
             cargo_compiled = r.compiled;
             cargo_linked = r.linked;
+            cargo_skipped = r.link_skipped;
         }
 
         let mut summary = if success {
@@ -491,11 +493,13 @@ impl Engine {
                 Some(w) => w,
                 None => new_warm(state, &sel_key),
             };
-            let (summary, warm) = replay(&loc, &sel_key, state, warm, &self.opts, sink, &cargo_compiled, &cargo_linked, cargo_reason.take(), t0, cancel);
+            let (mut summary, warm) = replay(&loc, &sel_key, state, warm, &self.opts, sink, &cargo_compiled, &cargo_linked, cargo_reason.take(), t0, cancel);
+            summary.link_skipped.extend(cargo_skipped.iter().filter_map(|k| state.units.get(k)).map(|u| unit_info(&u.spec)));
             self.warm = Some(warm);
             summary
         } else {
             let mut ex = Explanation { cargo: cargo_reason.clone(), ..Default::default() };
+        let _ = &cargo_skipped;
             ex.failed.push(("cargo".into(), "cargo build failed".into()));
             state.explanations.insert(sel_key.clone(), ex);
             let infos = |keys: &[String]| keys.iter().filter_map(|k| state.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
@@ -803,7 +807,7 @@ fn replay(
     (summary, warm)
 }
 
-fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
+pub(crate) fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
     let Some(bin) = spec.invocation.linked_output() else { return false };
     let recorded = outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s);
     matches!((Stamp::of(&bin), recorded), (Some(now), Some(rec)) if now.same_output(&rec))
@@ -908,6 +912,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
             lp.linked.push(key.clone());
             let stamps: Vec<(PathBuf, Stamp)> = spec.invocation.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
             exec::remove_split_leftovers(&spec.invocation);
+            exec::keep_binary(&spec.invocation);
             unit.set_last_link(&mut lp.w.db).to(inputs.clone());
             unit.set_binary_ok(&mut lp.w.db).to(true);
             unit.set_objects_present(&mut lp.w.db).to(false);

@@ -35,6 +35,8 @@ pub struct CaptureResult {
     pub compiled: Vec<String>,
     /// Unit keys linked by the wrapper.
     pub linked: Vec<String>,
+    /// Linkable unit keys compiled whose binary on disk already matched their objects.
+    pub link_skipped: Vec<String>,
 }
 
 struct Metadata {
@@ -257,6 +259,7 @@ fn capture_inner(
     let parent_env: BTreeMap<String, String> = std::env::vars().collect();
     let mut compiled = Vec::new();
     let mut linked = Vec::new();
+    let mut link_skipped = Vec::new();
     let mut unit_keys = Vec::new();
     let mut missing = Vec::new();
     let mut fresh_from_cargo: Vec<String> = Vec::new();
@@ -282,7 +285,7 @@ fn capture_inner(
                 let kind = kind_of(a, &inv);
                 let (split, fallback_reason) = match &r.outcome {
                     SplitOutcome::Fallback { reason } => (false, Some(reason.clone())),
-                    SplitOutcome::Split { .. } => (true, None),
+                    SplitOutcome::Split { .. } | SplitOutcome::LinkSkipped { .. } => (true, None),
                     SplitOutcome::NotLinkable => (kind == UnitKind::Linkable, None),
                 };
                 let mut artifact = a.clone();
@@ -311,10 +314,18 @@ fn capture_inner(
                     ..Default::default()
                 };
                 if r.exit_code == 0 {
-                    if let SplitOutcome::Split { objects, linked: true } = &r.outcome {
-                        built.objects = objects.digests.clone();
-                        built.rlink = Some(objects.rlink);
-                        linked.push(key.clone());
+                    match &r.outcome {
+                        SplitOutcome::Split { objects, linked: true } => {
+                            built.objects = objects.digests.clone();
+                            built.rlink = Some(objects.rlink);
+                            linked.push(key.clone());
+                        }
+                        SplitOutcome::LinkSkipped { objects } => {
+                            built.objects = objects.digests.clone();
+                            built.rlink = Some(objects.rlink);
+                            link_skipped.push(key.clone());
+                        }
+                        _ => {}
                     }
                     compiled.push(key.clone());
                     built.with = Some(BuiltWith { spec: Digest([0; 32]), sources: vec![], deps: vec![], env: vec![] });
@@ -488,7 +499,7 @@ fn capture_inner(
         state.selections.remove(sel_key);
     }
     let _ = fresh_from_cargo;
-    Ok(CaptureResult { success: status.success(), compiled, linked })
+    Ok(CaptureResult { success: status.success(), compiled, linked, link_skipped })
 }
 
 fn package_name(pkg_id: &str, a: &Value) -> String {

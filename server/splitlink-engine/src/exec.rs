@@ -213,3 +213,22 @@ pub fn fingerprint_objects(inv: &Invocation) -> Result<CompiledObjects, objects:
 pub fn objects_present(c: &CompiledObjects, inv: &Invocation) -> bool {
     !c.files.is_empty() && c.files.iter().all(|f| f.exists()) && inv.rlink_path().is_some_and(|r| r.exists())
 }
+
+/// Where the last binary splitlink linked for this unit is kept (a hard link, so no extra
+/// space): cargo deletes a binary before recompiling it, and a link skipped under cargo puts
+/// this one back.
+pub fn kept_binary(inv: &Invocation) -> Option<PathBuf> {
+    let out = inv.linked_output()?;
+    let dir = inv.out_dir()?.parent()?.join(".splitlink-keep");
+    Some(dir.join(out.file_name()?))
+}
+
+/// Keep a hard link to the binary just linked (see [`kept_binary`]).
+pub fn keep_binary(inv: &Invocation) {
+    let (Some(out), Some(keep)) = (inv.linked_output(), kept_binary(inv)) else { return };
+    if let Some(d) = keep.parent() {
+        let _ = std::fs::create_dir_all(d);
+    }
+    let _ = std::fs::remove_file(&keep);
+    let _ = std::fs::hard_link(&out, &keep);
+}

@@ -27,4 +27,4 @@ macro_rules! fixtures {
     ($($name:ident),* $(,)?) => { $( #[test] fn $name() { run(&stringify!($name).replace('_', "-")); } )* };
 }
 
-fixtures!(bin_and_lib, new_module, manifest_change, build_script, two_bins, proc_macro, cdylib, compile_error, deleted_binary, cargo_interleaved, link_error, warnings);
+fixtures!(bin_and_lib, new_module, manifest_change, build_script, two_bins, proc_macro, cdylib, compile_error, deleted_binary, cargo_interleaved, link_error, warnings, build_script_default_rerun);
