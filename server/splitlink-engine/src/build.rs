@@ -6,7 +6,7 @@
 //! back as inputs, until nothing is left to do.
 
 use crate::capture::{self, CaptureError};
-use crate::db::{self, BuiltWith, Db, DirtyReason, File, Graph, LinkDecision, Unit};
+use crate::db::{self, BuiltWith, Db, File, Graph, LinkDecision, Unit};
 use crate::depinfo;
 use crate::digest::{Digest, Stamp, StatCache};
 use crate::events::{BuildEvent, BuildSummary, Sink, UnitInfo};
@@ -499,7 +499,6 @@ impl Engine {
             summary
         } else {
             let mut ex = Explanation { cargo: cargo_reason.clone(), ..Default::default() };
-        let _ = &cargo_skipped;
             ex.failed.push(("cargo".into(), "cargo build failed".into()));
             state.explanations.insert(sel_key.clone(), ex);
             let infos = |keys: &[String]| keys.iter().filter_map(|k| state.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
@@ -509,7 +508,7 @@ impl Engine {
                 generation: 0,
                 compiled: infos(&cargo_compiled),
                 linked: infos(&cargo_linked),
-                link_skipped: vec![],
+                link_skipped: infos(&cargo_skipped),
                 cargo_invoked: true,
                 duration_ms: t0.elapsed().as_millis() as u64,
                 profile: self.sel.profile_name(),
@@ -938,9 +937,4 @@ pub fn explain(sel: &Selection, cwd: &Path) -> Result<(Explanation, State, PathB
     let ex = state.explanations.get(&key).cloned().ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))?;
     let root = state.selections.get(&key).map(|s| s.workspace_root.clone()).unwrap_or(loc.root);
     Ok((ex, state, root))
-}
-
-#[allow(dead_code)]
-fn _assert_dirty_reason_is_used(r: DirtyReason) -> DirtyReason {
-    r
 }

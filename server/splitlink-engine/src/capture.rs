@@ -7,7 +7,7 @@ use crate::depinfo;
 use crate::digest::{now_ns, Digest, Stamp, StatCache};
 use crate::events::{BuildEvent, Sink};
 use crate::invocation::Invocation;
-use crate::objects::{self, set_digest};
+use crate::objects::set_digest;
 use crate::state::{SelectionState, State, UnitBuilt, UnitKind, UnitSpec, UnitState};
 use crate::workspace::{self, Located, Selection};
 use crate::wrapper::{Record, SplitOutcome};
@@ -262,7 +262,6 @@ fn capture_inner(
     let mut link_skipped = Vec::new();
     let mut unit_keys = Vec::new();
     let mut missing = Vec::new();
-    let mut fresh_from_cargo: Vec<String> = Vec::new();
     let mut other_messages = Vec::new();
     let mut nonmember_path_sources: Vec<PathBuf> = Vec::new();
 
@@ -336,10 +335,8 @@ fn capture_inner(
                 state.units.insert(key.clone(), UnitState { spec, built });
                 unit_keys.push(key);
             }
-            None if state.units.contains_key(&key) => {
-                fresh_from_cargo.push(key.clone());
-                unit_keys.push(key);
-            }
+            // Fresh for cargo: the invocation recorded when cargo last ran it still holds.
+            None if state.units.contains_key(&key) => unit_keys.push(key),
             None => missing.push((key, package_name(pkg, a))),
         }
     }
@@ -498,7 +495,6 @@ fn capture_inner(
         // A failed cargo build leaves the graph uncertain: the next build goes through cargo.
         state.selections.remove(sel_key);
     }
-    let _ = fresh_from_cargo;
     Ok(CaptureResult { success: status.success(), compiled, linked, link_skipped })
 }
 
@@ -644,6 +640,5 @@ fn measure_after_cargo(key: &str, state: &mut State, cache: &mut StatCache, star
             });
         }
     }
-    let _ = objects::own_object_files;
     state.units.get_mut(key).unwrap().built = built;
 }
