@@ -11,6 +11,7 @@ mod edits;
 mod gen;
 mod measure;
 mod real;
+mod realcheck;
 mod report;
 mod watch;
 
@@ -57,6 +58,17 @@ struct Cli {
     /// against `cargo build` + restart
     #[arg(long)]
     watch_latency: bool,
+    /// Instead of the build benchmark: the real-code check (ripgrep in its repository layout and
+    /// the cargo crate: edits, no cargo, same behaviour as cargo's binaries, times, explain);
+    /// exits non-zero if a check fails (with --write-docs: docs/real-code.md)
+    #[arg(long)]
+    real_check: bool,
+    /// Workspaces of --real-check
+    #[arg(long, value_delimiter = ',', default_values_t = ["ripgrep".to_string(), "cargo".to_string()])]
+    real: Vec<String>,
+    /// The cargo version --real-check builds
+    #[arg(long, default_value = "0.96.0")]
+    cargo_version: String,
 }
 
 fn main() -> ExitCode {
@@ -65,7 +77,8 @@ fn main() -> ExitCode {
         return measure::helper_main(args.collect());
     }
     match run() {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -258,24 +271,26 @@ fn generated(ctx: &Ctx, size: usize, repeats: usize) -> Result<Bench> {
 }
 
 fn real_code(ctx: &Ctx, version: &str, repeats: usize) -> Result<Bench> {
-    let r = real::assemble(&ctx.bench_dir.join("real"), version)?;
+    let r = real::assemble_ripgrep(&ctx.bench_dir.join("real"), version)?;
+    let t = real::ripgrep_targets();
     Ok(Bench {
         name: "real".into(),
-        title: format!("Real code: ripgrep {version} and its crates"),
+        title: format!("Real code: ripgrep {version} in its repository layout"),
         description: format!(
-            "members {} (from crates.io, linked by path); binary `rg`; edited binary file `{}`, edited library file `{}` (its dependents: `grep`, `ripgrep`)",
+            "the `ripgrep` package at the root (build script without rerun-if-changed; bin `rg` in `crates/core/`), members under `crates/`: {} (from crates.io, linked by path); edited binary file `{}`, edited library file `{}` (its dependents: `grep`, `ripgrep`)",
             r.versions.join(", "),
-            real::targets().bin_file,
-            real::targets().lib_file
+            t.bin_file,
+            t.lib_file
         ),
         template: r.template,
-        targets: real::targets(),
-        checks: vec![("rg".into(), vec!["--count-matches".into(), "fn".into(), "grep-cli/src".into(), "--sort".into(), "path".into()])],
+        targets: t,
+        checks: vec![("rg".into(), vec!["--count-matches".into(), "fn".into(), "crates/cli/src".into(), "--sort".into(), "path".into()])],
         repeats,
     })
 }
 
-fn run() -> Result<()> {
+/// Runs what the flags ask; `Ok(false)` when a check failed.
+fn run() -> Result<bool> {
     let cli = Cli::parse();
     let t0 = Instant::now();
     let repo = repo_root()?;
@@ -312,7 +327,19 @@ fn run() -> Result<()> {
             std::fs::write(&path, text)?;
             eprintln!("== wrote {}", path.display());
         }
-        return Ok(());
+        return Ok(true);
+    }
+    if cli.real_check {
+        let cmdline: Vec<String> = std::env::args().skip(1).collect();
+        let (text, ok) = realcheck::run(&splitlink, &bench_dir, &cli.real, &cli.ripgrep_version, &cli.cargo_version, cli.real_repeats.unwrap_or(cli.repeats), &cmdline.join(" "))?;
+        println!("{text}");
+        if cli.write_docs {
+            let path = repo.join("docs/real-code.md");
+            std::fs::write(&path, &text)?;
+            eprintln!("== wrote {}", path.display());
+        }
+        eprintln!("== real-code check {} in {:.1} min", if ok { "passed" } else { "FAILED" }, t0.elapsed().as_secs_f64() / 60.0);
+        return Ok(ok);
     }
     eprintln!("== measuring {} ({})", splitlink.display(), env.splitlink_version);
     let ctx = Ctx { splitlink, bench_dir, scenarios };
@@ -355,5 +382,5 @@ fn run() -> Result<()> {
         std::fs::write(&path, format!("{}\n{text}", include_str!("intro.md")))?;
         eprintln!("== wrote {}", path.display());
     }
-    Ok(())
+    Ok(true)
 }

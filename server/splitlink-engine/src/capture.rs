@@ -1,20 +1,28 @@
-//! Capture: the only place splitlink runs cargo. `cargo build` runs with splitlink as
+//! Capture: the only place splitlink runs cargo. `cargo build -vv` runs with splitlink as
 //! `RUSTC_WORKSPACE_WRAPPER`; the wrapper records each workspace unit's invocation (and splits
-//! linkable ones); cargo's JSON messages name the units. The result is merged into the state.
+//! linkable ones); cargo's JSON messages name the units; its `-vv` output gives the environment
+//! of each build script it ran. The result is merged into the state.
+//!
+//! Invariant: a record is matched to exactly one of cargo's units and a unit to exactly one
+//! record; anything else is [`CaptureError::Ambiguous`] (the build's outputs are cargo's, but the
+//! selection is not saved, so the next build goes through cargo again).
 
-use crate::db::{BuiltWith, LinkInputs};
+use crate::db::BuiltWith;
 use crate::depinfo;
 use crate::digest::{now_ns, Digest, Stamp, StatCache};
+use crate::discover::{self, PackageRules};
 use crate::events::{BuildEvent, Sink};
 use crate::invocation::Invocation;
-use crate::objects::set_digest;
-use crate::state::{SelectionState, State, UnitBuilt, UnitKind, UnitSpec, UnitState};
+use crate::replay::measure_outputs;
+use crate::script::{self, Line, ScriptInputs, ScriptRun, Shown, VerboseReader};
+use crate::state::{SelectionState, State, TargetListing, Trigger, TriggerKind, UnitBuilt, UnitKind, UnitSpec, UnitState};
+use crate::unit::{Mode, UnitKey};
 use crate::workspace::{self, Located, Selection};
 use crate::wrapper::{Record, SplitOutcome};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,16 +39,20 @@ pub enum CaptureError {
 
 pub struct CaptureResult {
     pub success: bool,
-    /// Unit keys compiled by cargo in this capture.
-    pub compiled: Vec<String>,
-    /// Unit keys linked by the wrapper.
-    pub linked: Vec<String>,
-    /// Linkable unit keys compiled whose binary on disk already matched their objects.
-    pub link_skipped: Vec<String>,
+    /// Units compiled by cargo in this capture.
+    pub compiled: Vec<UnitKey>,
+    /// Units linked by the wrapper.
+    pub linked: Vec<UnitKey>,
+    /// Linkable units compiled whose binary on disk already matched their objects.
+    pub link_skipped: Vec<UnitKey>,
+    /// Why splitlink cannot replay this selection even though cargo built it (two records
+    /// claim one unit): the build is cargo's, and the next one goes through cargo again.
+    pub not_replayable: Option<String>,
 }
 
 struct Metadata {
-    members: BTreeSet<String>,
+    /// Member package ids and their manifests.
+    members: BTreeMap<String, PathBuf>,
     member_manifests: Vec<PathBuf>,
     root: PathBuf,
     target_dir: PathBuf,
@@ -59,15 +71,16 @@ fn metadata(loc: &Located, sel: &Selection) -> Result<Metadata, CaptureError> {
         return Err(CaptureError::Metadata(String::from_utf8_lossy(&out.stderr).trim_end().to_string()));
     }
     let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| CaptureError::Metadata(e.to_string()))?;
-    let members: BTreeSet<String> =
-        v["workspace_members"].as_array().into_iter().flatten().filter_map(|m| m.as_str().map(String::from)).collect();
-    let member_manifests = v["packages"]
+    let ids: BTreeSet<&str> = v["workspace_members"].as_array().into_iter().flatten().filter_map(|m| m.as_str()).collect();
+    let members: BTreeMap<String, PathBuf> = v["packages"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(id)))
-        .filter_map(|p| p["manifest_path"].as_str().map(PathBuf::from))
+        .filter_map(|p| Some((p["id"].as_str()?, PathBuf::from(p["manifest_path"].as_str()?))))
+        .filter(|(id, _)| ids.contains(id))
+        .map(|(id, m)| (id.to_string(), m))
         .collect();
+    let member_manifests = members.values().cloned().collect();
     let target_dir = match &sel.target_dir {
         Some(t) => loc.cwd.join(t),
         None => PathBuf::from(v["target_directory"].as_str().unwrap_or_default()),
@@ -75,39 +88,72 @@ fn metadata(loc: &Located, sel: &Selection) -> Result<Metadata, CaptureError> {
     Ok(Metadata { members, member_manifests, root: PathBuf::from(v["workspace_root"].as_str().unwrap_or_default()), target_dir })
 }
 
-fn rustc_version(rustc: &Path) -> String {
-    Command::new(rustc)
-        .arg("-vV")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default()
+/// `a/./b/../c` → `a/c`, without touching the file system.
+fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// Stable key of a unit from cargo's artifact message.
-fn artifact_key(a: &Value) -> String {
-    let kinds: Vec<&str> = a["target"]["kind"].as_array().into_iter().flatten().filter_map(|k| k.as_str()).collect();
-    format!(
-        "{}#{}:{}{}",
-        a["package_id"].as_str().unwrap_or(""),
-        kinds.join(","),
-        a["target"]["name"].as_str().unwrap_or(""),
-        if a["profile"]["test"].as_bool() == Some(true) { "(test)" } else { "" }
-    )
+/// The `--target` triple a unit was built for, from where cargo put its artifact
+/// (`<target-dir>/<triple>/<profile>/…`); `None` for `<target-dir>/<profile>/…`.
+fn artifact_triple(a: &Value, target_dir: &Path, profile_dir: &str) -> Option<String> {
+    let f = a["filenames"].as_array()?.first()?.as_str()?;
+    let rel = Path::new(f).strip_prefix(target_dir).ok()?;
+    let first = rel.components().next()?.as_os_str().to_string_lossy().into_owned();
+    (first != profile_dir).then_some(first)
 }
 
-fn record_matches(a: &Value, inv: &Invocation) -> bool {
+fn profile_dir(profile: &str) -> &str {
+    match profile {
+        "dev" | "test" => "debug",
+        "bench" => "release",
+        p => p,
+    }
+}
+
+/// Whether a wrapper record is a compile of the unit cargo's artifact message describes.
+fn record_matches(a: &Value, key: &UnitKey, inv: &Invocation) -> bool {
     let manifest_dir = a["manifest_path"].as_str().map(|m| Path::new(m).parent().unwrap_or(Path::new("")).to_path_buf());
     if manifest_dir.as_deref() != inv.env.get("CARGO_MANIFEST_DIR").map(Path::new) {
         return false;
     }
-    let is_build_script = a["target"]["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "custom-build"));
-    let name_ok = if is_build_script {
-        inv.crate_name().is_some_and(|n| n.starts_with("build_script_"))
-    } else {
-        a["target"]["name"].as_str().map(|n| n.replace('-', "_")).as_deref() == inv.crate_name()
-    };
-    name_ok && (a["profile"]["test"].as_bool() == Some(true)) == inv.is_test()
+    let src = a["target"]["src_path"].as_str().map(|s| normalize(Path::new(s)));
+    if src.is_none() || src != inv.source().map(|s| normalize(&s)) {
+        return false;
+    }
+    if key.is_test() != inv.is_test() {
+        return false;
+    }
+    if !key.is_test() {
+        let mut types = inv.crate_types();
+        types.sort();
+        if types != key.crate_types {
+            return false;
+        }
+    }
+    inv.features() == key.features
+}
+
+/// Among several matching records, the one whose outputs are the artifact's files (the
+/// `-C extra-filename` hash is in them; an uplifted binary is a hard link to the unit's).
+fn same_outputs(a: &Value, inv: &Invocation) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let outputs = inv.outputs();
+    let mut files: Vec<PathBuf> = a["filenames"].as_array().into_iter().flatten().filter_map(|f| f.as_str().map(PathBuf::from)).collect();
+    files.extend(a["executable"].as_str().map(PathBuf::from));
+    files.iter().any(|f| {
+        outputs.contains(f)
+            || std::fs::metadata(f).is_ok_and(|m| outputs.iter().any(|o| std::fs::metadata(o).is_ok_and(|om| om.ino() == m.ino() && om.dev() == m.dev())))
+    })
 }
 
 fn kind_of(a: &Value, inv: &Invocation) -> UnitKind {
@@ -120,6 +166,12 @@ fn kind_of(a: &Value, inv: &Invocation) -> UnitKind {
     } else {
         UnitKind::Lib
     }
+}
+
+/// What cargo printed, in order, from its two streams.
+enum Out {
+    Stdout(String),
+    Stderr(String),
 }
 
 /// Capture through cargo and merge what was learnt into `state`.
@@ -139,6 +191,108 @@ pub fn capture(
     capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &exe)
 }
 
+/// Run `cargo build` under the wrapper; returns its success, its JSON messages and the
+/// commands it showed with `-vv`.
+fn run_cargo(
+    loc: &Located,
+    sel: &Selection,
+    capture_dir: &Path,
+    sink: &mut dyn Sink,
+    quiet: bool,
+    cancel: Option<&crate::exec::Cancel>,
+    exe: &Path,
+) -> Result<(bool, Vec<Value>, Vec<Shown>), CaptureError> {
+    let mut cmd = Command::new(cargo());
+    // `-vv` makes cargo show each build script's environment (splitlink reruns scripts with
+    // it); its extra lines are filtered out below.
+    cmd.arg("build").arg("--message-format=json-diagnostic-rendered-ansi").arg("-vv").args(sel.cargo_args());
+    if sel.manifest_path.is_none() {
+        cmd.arg("--manifest-path").arg(&loc.manifest);
+    }
+    {
+        use std::io::IsTerminal;
+        if std::io::stderr().is_terminal() {
+            cmd.arg("--color=always");
+        }
+    }
+    cmd.current_dir(&loc.cwd)
+        .env("RUSTC_WORKSPACE_WRAPPER", exe)
+        .env(crate::CAPTURE_DIR_ENV, capture_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if cancel.is_some() {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    }
+    let mut child = cmd.spawn().map_err(CaptureError::NoCargo)?;
+    if let Some(c) = cancel {
+        c.register(child.id());
+    }
+    let (tx, rx) = std::sync::mpsc::channel::<Out>();
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    let t1 = {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(Out::Stdout(line)).is_err() {
+                    break;
+                }
+            }
+        })
+    };
+    let t2 = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(Out::Stderr(line)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut messages = Vec::new();
+    let mut shown = Vec::new();
+    let mut verbose = VerboseReader::default();
+    for out in rx {
+        match out {
+            Out::Stdout(line) => {
+                if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    messages.push(v);
+                }
+            }
+            Out::Stderr(line) => match verbose.line(&line) {
+                Line::Command(c) => shown.push(c),
+                Line::None => {}
+                // cargo's status lines pass through (not in quiet mode); its `Finished` line is
+                // ours to print.
+                Line::Show(l) => {
+                    let plain = crate::strip_ansi(&l);
+                    let status = is_status_line(&plain);
+                    if (quiet && status) || (status && plain.trim_start().starts_with("Finished ")) {
+                        continue;
+                    }
+                    sink.event(BuildEvent::CargoOutput(l));
+                }
+            },
+        }
+    }
+    let _ = t1.join();
+    let _ = t2.join();
+    let status = child.wait().map_err(CaptureError::NoCargo)?;
+    if let Some(c) = cancel {
+        c.unregister(child.id());
+    }
+    Ok((status.success(), messages, shown))
+}
+
+/// cargo's status lines: a capitalised verb right-aligned in 12 columns, then a space.
+fn is_status_line(line: &str) -> bool {
+    let Some(head) = line.get(..12) else { return false };
+    let verb = head.trim_start();
+    !verb.is_empty() && verb.chars().next().is_some_and(|c| c.is_ascii_uppercase()) && !verb.contains(' ') && line[12..].starts_with(' ')
+}
+
 #[allow(clippy::too_many_arguments)]
 fn capture_inner(
     loc: &Located,
@@ -156,62 +310,21 @@ fn capture_inner(
     let capture_dir = meta.target_dir.join("splitlink").join(format!("capture-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&capture_dir);
     std::fs::create_dir_all(&capture_dir).map_err(|source| CaptureError::Records { path: capture_dir.clone(), source })?;
+    let (success, messages, shown) = run_cargo(loc, sel, &capture_dir, sink, quiet, cancel, exe)?;
 
-    let mut cmd = Command::new(cargo());
-    cmd.arg("build").arg("--message-format=json-diagnostic-rendered-ansi").args(sel.cargo_args());
-    if sel.manifest_path.is_none() {
-        cmd.arg("--manifest-path").arg(&loc.manifest);
-    }
-    if quiet {
-        cmd.arg("--quiet");
-    }
-    {
-        use std::io::IsTerminal;
-        if std::io::stderr().is_terminal() {
-            cmd.arg("--color=always");
-        }
-    }
-    cmd.current_dir(&loc.cwd)
-        .env("RUSTC_WORKSPACE_WRAPPER", exe)
-        .env(crate::CAPTURE_DIR_ENV, &capture_dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    if cancel.is_some() {
-        use std::os::unix::process::CommandExt;
-        cmd.process_group(0);
-    }
-    let mut child = cmd.spawn().map_err(CaptureError::NoCargo)?;
-    if let Some(c) = cancel {
-        c.register(child.id());
-    }
-    let stdout = child.stdout.take().expect("piped");
-    // cargo's status lines pass through; its `Finished` line is ours to print.
-    let stderr = child.stderr.take().expect("piped");
-    let errs = std::thread::spawn(move || {
-        use std::io::Write;
-        for line in std::io::BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if crate::strip_ansi(&line).trim_start().starts_with("Finished ") {
-                continue;
-            }
-            let _ = writeln!(std::io::stderr(), "{line}");
-        }
-    });
     let mut artifacts: Vec<Value> = Vec::new();
     let mut compiler_messages: Vec<Value> = Vec::new();
     let mut script_runs: Vec<Value> = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let Ok(line) = line else { break };
-        let Ok(v) = serde_json::from_str::<Value>(&line) else { continue };
+    for v in messages {
         match v["reason"].as_str() {
             Some("compiler-message") => {
                 let msg = v["message"].clone();
                 let m = msg["message"].as_str().unwrap_or("");
-                if !(m.starts_with("linking with") || m.starts_with("linker `")) {
+                let is_link = m.starts_with("linking with") || m.starts_with("linker `");
+                if !is_link {
                     compiler_messages.push(v.clone());
                 }
-                let link = (m.starts_with("linking with") || m.starts_with("linker `")).then(|| {
+                let link = is_link.then(|| {
                     let root = meta.root.clone();
                     crate::LinkFailure {
                         sources: walk_files(&root).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")).collect(),
@@ -236,11 +349,6 @@ fn capture_inner(
             _ => sink.event(BuildEvent::CargoMessage(v)),
         }
     }
-    let status = child.wait().map_err(CaptureError::NoCargo)?;
-    if let Some(c) = cancel {
-        c.unregister(child.id());
-    }
-    let _ = errs.join();
 
     // What the wrapper recorded in this capture.
     let mut records: Vec<Record> = Vec::new();
@@ -256,26 +364,50 @@ fn capture_inner(
     }
     let _ = std::fs::remove_dir_all(&capture_dir);
 
+    let profile = sel.profile_name();
     let parent_env: BTreeMap<String, String> = std::env::vars().collect();
     let mut compiled = Vec::new();
     let mut linked = Vec::new();
     let mut link_skipped = Vec::new();
-    let mut unit_keys = Vec::new();
+    let mut unit_keys: Vec<UnitKey> = Vec::new();
     let mut missing = Vec::new();
     let mut other_messages = Vec::new();
     let mut nonmember_path_sources: Vec<PathBuf> = Vec::new();
+    let mut ambiguous: Vec<String> = Vec::new();
+    let mut claimed: HashMap<usize, UnitKey> = HashMap::new();
 
     for a in &artifacts {
         let pkg = a["package_id"].as_str().unwrap_or("");
-        if !meta.members.contains(pkg) {
+        if !meta.members.contains_key(pkg) {
             other_messages.push(a.clone());
             if pkg.starts_with("path+") {
                 nonmember_path_sources.extend(nonmember_sources(a));
             }
             continue;
         }
-        let key = artifact_key(a);
-        let rec = records.iter().find(|r| record_matches(a, &r.invocation));
+        let triple = artifact_triple(a, &meta.target_dir, profile_dir(&profile));
+        let key = UnitKey::from_cargo_message(a, &profile, triple.as_deref());
+        if unit_keys.contains(&key) {
+            ambiguous.push(format!("cargo reported two units as {key}"));
+            continue;
+        }
+        let mut cands: Vec<usize> = (0..records.len()).filter(|i| record_matches(a, &key, &records[*i].invocation)).collect();
+        if cands.len() > 1 {
+            cands.retain(|i| same_outputs(a, &records[*i].invocation));
+        }
+        let rec = match cands.as_slice() {
+            [] => None,
+            [i] => {
+                if let Some(other) = claimed.insert(*i, key.clone()) {
+                    ambiguous.push(format!("one rustc invocation matches both {other} and {key}"));
+                }
+                Some(&records[*i])
+            }
+            _ => {
+                ambiguous.push(format!("{} rustc invocations match {key}", cands.len()));
+                None
+            }
+        };
         match rec {
             Some(r) => {
                 let mut inv = r.invocation.clone();
@@ -291,8 +423,6 @@ fn capture_inner(
                 artifact["fresh"] = Value::Bool(false);
                 let spec = UnitSpec {
                     key: key.clone(),
-                    package_id: pkg.to_string(),
-                    package_name: package_name(pkg, a),
                     manifest_path: PathBuf::from(a["manifest_path"].as_str().unwrap_or("")),
                     target: a["target"].clone(),
                     kind,
@@ -314,14 +444,18 @@ fn capture_inner(
                 };
                 if r.exit_code == 0 {
                     match &r.outcome {
-                        SplitOutcome::Split { objects, linked: true } => {
+                        SplitOutcome::Split { objects, linked: true, link } => {
                             built.objects = objects.digests.clone();
                             built.rlink = Some(objects.rlink);
+                            built.link_files = link.as_ref().map(|l| l.files.iter().map(|(p, _)| p.clone()).collect());
+                            built.last_link = link.clone();
                             linked.push(key.clone());
                         }
-                        SplitOutcome::LinkSkipped { objects } => {
+                        SplitOutcome::LinkSkipped { objects, link } => {
                             built.objects = objects.digests.clone();
                             built.rlink = Some(objects.rlink);
+                            built.link_files = Some(link.files.iter().map(|(p, _)| p.clone()).collect());
+                            built.last_link = Some(link.clone());
                             link_skipped.push(key.clone());
                         }
                         _ => {}
@@ -329,19 +463,17 @@ fn capture_inner(
                     compiled.push(key.clone());
                     built.with = Some(BuiltWith { spec: Digest([0; 32]), sources: vec![], deps: vec![], env: vec![] });
                 }
-                let old = state.units.remove(&key);
-                let keep_link = old.map(|o| o.built.last_link).unwrap_or(None);
-                built.last_link = keep_link;
                 state.units.insert(key.clone(), UnitState { spec, built });
                 unit_keys.push(key);
             }
             // Fresh for cargo: the invocation recorded when cargo last ran it still holds.
-            None if state.units.contains_key(&key) => unit_keys.push(key),
-            None => missing.push((key, package_name(pkg, a))),
+            None if cands.is_empty() && state.units.contains_key(&key) => unit_keys.push(key),
+            None if cands.is_empty() => missing.push((key.clone(), key.package_name())),
+            None => {}
         }
     }
 
-    if status.success() && !missing.is_empty() {
+    if success && !missing.is_empty() && ambiguous.is_empty() {
         if may_clean {
             let pkgs: BTreeSet<String> = missing.iter().map(|(_, p)| p.clone()).collect();
             let mut clean = Command::new(cargo());
@@ -365,11 +497,11 @@ fn capture_inner(
             let _ = clean.stdout(Stdio::null()).stderr(Stdio::null()).status();
             return capture_inner(loc, sel, sel_key, state, sink, quiet, false, cancel, exe);
         }
-        return Err(CaptureError::MissingRecords(missing.into_iter().map(|(k, _)| k).collect::<Vec<_>>().join(", ")));
+        return Err(CaptureError::MissingRecords(missing.into_iter().map(|(k, _)| k.to_string()).collect::<Vec<_>>().join(", ")));
     }
 
     // Dependencies between workspace units, by output path.
-    let mut by_output: HashMap<PathBuf, String> = HashMap::new();
+    let mut by_output: HashMap<PathBuf, UnitKey> = HashMap::new();
     for k in &unit_keys {
         for o in state.units[k].spec.invocation.outputs() {
             by_output.insert(o, k.clone());
@@ -377,7 +509,7 @@ fn capture_inner(
     }
     for k in &unit_keys {
         let spec = &state.units[k].spec;
-        let deps: Vec<String> =
+        let deps: Vec<UnitKey> =
             spec.invocation.externs().iter().filter_map(|(_, p)| by_output.get(p).cloned()).filter(|d| d != k).collect();
         let uplifts = uplifts(&spec.artifact, &spec.invocation);
         let u = state.units.get_mut(k).unwrap();
@@ -386,87 +518,122 @@ fn capture_inner(
         u.spec.digest = Some(u.spec.compute_digest());
     }
 
-    let rustc = state.units.get(unit_keys.first().map(String::as_str).unwrap_or("")).map(|u| u.spec.invocation.rustc.clone());
-    let version = rustc.as_deref().map(rustc_version).unwrap_or_default();
-
     // Measure what cargo just built, in dependency order (interfaces feed dependents).
     let mut cache = std::mem::take(&mut state.cache);
     let order = topo_order(&unit_keys, state);
     for k in &order {
-        if !compiled.contains(k) {
-            continue;
+        if compiled.contains(k) {
+            measure_after_cargo(k, state, &mut cache, started_ns, &meta.target_dir);
         }
-        measure_after_cargo(k, state, &mut cache, started_ns, &version);
     }
-    state.cache = cache;
 
     // Triggers: everything whose change means cargo must decide again.
-    let mut triggers: Vec<PathBuf> = Vec::new();
-    triggers.extend(meta.member_manifests.iter().cloned());
-    triggers.push(meta.root.join("Cargo.toml"));
-    triggers.push(meta.root.join("Cargo.lock"));
-    triggers.extend(workspace::config_candidates(&loc.cwd));
-    triggers.extend(workspace::toolchain_candidates(&meta.root, &loc.cwd));
-    if let Some(r) = &rustc {
-        triggers.push(r.clone());
+    let mut triggers: Vec<(PathBuf, TriggerKind)> = Vec::new();
+    let graph = meta.member_manifests.iter().cloned().chain([meta.root.join("Cargo.toml"), meta.root.join("Cargo.lock")]);
+    triggers.extend(graph.map(|p| (p, TriggerKind::Graph)));
+    triggers.extend(workspace::config_candidates(&loc.cwd).into_iter().map(|p| (p, TriggerKind::Graph)));
+    triggers.extend(workspace::toolchain_candidates(&meta.root, &loc.cwd).into_iter().map(|p| (p, TriggerKind::Graph)));
+    if let Some(u) = unit_keys.first().and_then(|k| state.units.get(k)) {
+        triggers.push((u.spec.invocation.rustc.clone(), TriggerKind::Graph));
     }
-    triggers.extend(nonmember_path_sources);
-    let mut env_extra: Vec<String> = Vec::new();
+    triggers.extend(nonmember_path_sources.into_iter().map(|p| (p, TriggerKind::OutsideSource)));
     for k in &unit_keys {
         let u = &state.units[k];
         if u.spec.kind == UnitKind::BuildScript {
             if let Some(w) = &u.built.with {
-                triggers.extend(w.sources.iter().map(|(p, _)| p.clone()));
+                triggers.extend(w.sources.iter().map(|(p, _)| (p.clone(), TriggerKind::ScriptSource)));
             }
         }
     }
+    triggers.sort_by(|a, b| a.0.cmp(&b.0));
+    triggers.dedup_by(|a, b| a.0 == b.0);
+    let triggers = triggers
+        .into_iter()
+        .map(|(path, kind)| {
+            // A trigger edited while cargo ran may not be what cargo read: mark it unknown
+            // (cargo itself writes Cargo.lock).
+            let racy = path.file_name().is_none_or(|n| n != "Cargo.lock") && Stamp::of(&path).is_some_and(|s| s.mtime_ns >= started_ns);
+            let digest = if racy { Some(Digest([0; 32])) } else { cache.digest(&path).ok().flatten() };
+            Trigger { path, digest, kind }
+        })
+        .collect();
+
+    // The members' inferred targets.
+    let targets = meta
+        .member_manifests
+        .iter()
+        .filter_map(|m| m.parent())
+        .map(|d| TargetListing { package_dir: d.to_path_buf(), files: discover::target_files(d) })
+        .collect();
+
+    // Build scripts: what they read, and how cargo ran them (for reruns without cargo).
+    let envs: HashMap<PathBuf, &Shown> = shown
+        .iter()
+        .filter(|c| c.program.file_name().is_some_and(|n| n.to_string_lossy().starts_with("build-script-")))
+        .filter_map(|c| c.env.get("OUT_DIR").map(|o| (PathBuf::from(o), c)))
+        .collect();
+    let previous: Vec<ScriptRun> = state.selections.get(sel_key).map(|s| s.scripts.clone()).unwrap_or_default();
+    let mut env_extra: Vec<String> = Vec::new();
+    let mut scripts = Vec::new();
     for run in &script_runs {
         let pkg = run["package_id"].as_str().unwrap_or("");
-        if !meta.members.contains(pkg) {
-            continue;
-        }
-        let Some(out_dir) = run["out_dir"].as_str() else { continue };
-        let output = Path::new(out_dir).parent().map(|p| p.join("output")).unwrap_or_default();
-        let pkg_dir = unit_keys
-            .iter()
-            .map(|k| &state.units[k].spec)
-            .find(|s| s.package_id == pkg)
-            .and_then(|s| s.manifest_path.parent().map(Path::to_path_buf))
-            .unwrap_or_default();
+        let Some(manifest) = meta.members.get(pkg) else { continue };
+        let Some(out_dir) = run["out_dir"].as_str().map(PathBuf::from) else { continue };
+        let output = out_dir.parent().map(|p| p.join("output")).unwrap_or_default();
+        let pkg_dir = manifest.parent().unwrap_or(Path::new("/")).to_path_buf();
         let text = std::fs::read_to_string(&output).unwrap_or_default();
+        let mut files = Vec::new();
         let mut any_rerun = false;
         for line in text.lines() {
             let l = line.strip_prefix("cargo::").or_else(|| line.strip_prefix("cargo:")).unwrap_or("");
             if let Some(p) = l.strip_prefix("rerun-if-changed=") {
                 any_rerun = true;
-                let p = pkg_dir.join(p);
-                if p.is_dir() {
-                    triggers.extend(walk_files(&p));
-                } else {
-                    triggers.push(p);
-                }
+                files.push(pkg_dir.join(p));
             } else if let Some(v) = l.strip_prefix("rerun-if-env-changed=") {
                 env_extra.push(v.to_string());
             }
         }
-        if !any_rerun {
+        let inputs = if any_rerun {
+            ScriptInputs::Files(files)
+        } else {
             // cargo's default: any file of the package reruns the build script.
-            triggers.extend(walk_files(&pkg_dir).into_iter().filter(|p| !p.starts_with(&meta.target_dir)));
-        }
+            ScriptInputs::Package { root: pkg_dir.clone(), rules: PackageRules::of_manifest(manifest) }
+        };
+        // Inputs written while cargo ran may not be what the script saw: unknown (rerun).
+        // (cargo itself writes Cargo.lock.)
+        let racy = inputs
+            .files(&meta.target_dir)
+            .iter()
+            .any(|p| p.file_name().is_none_or(|n| n != "Cargo.lock") && Stamp::of(p).is_some_and(|s| s.mtime_ns >= started_ns));
+        let inputs_digest = (!racy).then(|| inputs.digest(&meta.target_dir, &mut cache));
+        let (program, env) = match envs.get(&out_dir) {
+            Some(c) => (Some(c.program.clone()), c.env.clone()),
+            // Not run in this capture: how cargo last ran it still holds (same OUT_DIR).
+            None => match previous.iter().find(|p| p.out_dir == out_dir) {
+                Some(p) => (p.program.clone(), p.env.clone()),
+                None => (None, BTreeMap::new()),
+            },
+        };
+        scripts.push(ScriptRun {
+            key: UnitKey {
+                package_id: pkg.to_string(),
+                kind: "custom-build".into(),
+                name: "build-script-build".into(),
+                crate_types: vec![],
+                mode: Mode::RunCustomBuild,
+                profile: profile.clone(),
+                features: vec![],
+                target: None,
+            },
+            package_dir: pkg_dir,
+            out_dir: out_dir.clone(),
+            program,
+            env,
+            inputs,
+            inputs_digest,
+            out_dir_digest: Some(script::dir_digest(&out_dir)),
+        });
     }
-    triggers.sort();
-    triggers.dedup();
-    let mut cache = std::mem::take(&mut state.cache);
-    let triggers = triggers
-        .into_iter()
-        .map(|p| {
-            // A trigger edited while cargo ran may not be what cargo read: mark it unknown
-            // (cargo itself writes Cargo.lock).
-            let racy = p.file_name().is_none_or(|n| n != "Cargo.lock") && Stamp::of(&p).is_some_and(|s| s.mtime_ns >= started_ns);
-            let d = if racy { Some(Digest([0; 32])) } else { cache.digest(&p).ok().flatten() };
-            (p, d)
-        })
-        .collect();
     state.cache = cache;
 
     other_messages.extend(script_runs.into_iter().map(|mut v| {
@@ -476,18 +643,22 @@ fn capture_inner(
     for m in &mut other_messages {
         m["fresh"] = Value::Bool(true);
     }
-    let profile_desc = artifacts.first().map(|a| profile_desc(&a["profile"])).unwrap_or_default();
-    if status.success() {
+    // The profile of the selection's own targets (build scripts and proc-macros have their own).
+    let own = |a: &&Value| meta.members.contains_key(a["package_id"].as_str().unwrap_or("")) && a["target"]["kind"][0] != "custom-build" && a["target"]["kind"][0] != "proc-macro";
+    let profile_desc = artifacts.iter().find(own).or(artifacts.first()).map(|a| profile_desc(&a["profile"])).unwrap_or_default();
+    let not_replayable = (!ambiguous.is_empty()).then(|| ambiguous.join("; "));
+    if success && not_replayable.is_none() {
         state.selections.insert(
             sel_key.to_string(),
             SelectionState {
                 units: order,
                 triggers,
+                targets,
+                scripts,
                 env: workspace::relevant_env(&env_extra),
                 other_messages,
-                profile: sel.profile_name(),
+                profile,
                 profile_desc,
-                rustc_version: version,
                 workspace_root: meta.root.clone(),
             },
         );
@@ -495,20 +666,7 @@ fn capture_inner(
         // A failed cargo build leaves the graph uncertain: the next build goes through cargo.
         state.selections.remove(sel_key);
     }
-    Ok(CaptureResult { success: status.success(), compiled, linked, link_skipped })
-}
-
-fn package_name(pkg_id: &str, a: &Value) -> String {
-    // Package ids look like `path+file:///ws/app#0.1.0` or `path+file:///ws/x#name@0.1.0`.
-    let frag = pkg_id.rsplit('#').next().unwrap_or("");
-    match frag.split_once('@') {
-        Some((name, _)) => name.to_string(),
-        None => Path::new(a["manifest_path"].as_str().unwrap_or(""))
-            .parent()
-            .and_then(|p| p.file_name())
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-    }
+    Ok(CaptureResult { success, compiled, linked, link_skipped, not_replayable })
 }
 
 pub fn profile_desc(profile: &Value) -> String {
@@ -575,10 +733,10 @@ fn uplifts(artifact: &Value, inv: &Invocation) -> Vec<(PathBuf, PathBuf)> {
     v
 }
 
-pub fn topo_order(keys: &[String], state: &State) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    fn visit(k: &str, keys: &[String], state: &State, out: &mut Vec<String>, seen: &mut BTreeSet<String>) {
-        if !seen.insert(k.to_string()) {
+pub fn topo_order(keys: &[UnitKey], state: &State) -> Vec<UnitKey> {
+    let mut out: Vec<UnitKey> = Vec::new();
+    fn visit(k: &UnitKey, keys: &[UnitKey], state: &State, out: &mut Vec<UnitKey>, seen: &mut BTreeSet<UnitKey>) {
+        if !seen.insert(k.clone()) {
             return;
         }
         if let Some(u) = state.units.get(k) {
@@ -588,7 +746,7 @@ pub fn topo_order(keys: &[String], state: &State) -> Vec<String> {
                 }
             }
         }
-        out.push(k.to_string());
+        out.push(k.clone());
     }
     let mut seen = BTreeSet::new();
     for k in keys {
@@ -597,48 +755,28 @@ pub fn topo_order(keys: &[String], state: &State) -> Vec<String> {
     out
 }
 
-/// Record what a unit cargo (through the wrapper) just compiled was built from.
-fn measure_after_cargo(key: &str, state: &mut State, cache: &mut StatCache, started_ns: i128, rustc_version: &str) {
+/// Record what a unit cargo (through the wrapper) just compiled was built from. A linkable
+/// unit's link inputs are what the wrapper measured when it linked (or skipped the link).
+fn measure_after_cargo(key: &UnitKey, state: &mut State, cache: &mut StatCache, started_ns: i128, target_dir: &Path) {
     let spec = state.units[key].spec.clone();
-    let dep_interfaces: Vec<(String, Option<Digest>)> =
+    let dep_interfaces: Vec<(UnitKey, Option<Digest>)> =
         spec.deps.iter().map(|d| (d.clone(), state.units.get(d).and_then(|u| u.built.interface))).collect();
     let mut built = state.units[key].built.clone();
-    let outcome = crate::build::measure_outputs(&spec, cache);
+    let outcome = measure_outputs(&spec, cache);
     let sources = outcome
         .sources
         .iter()
         .map(|p| {
-            // A file written while cargo ran may not be what rustc read: leave it unknown.
-            let racy = Stamp::of(p).is_some_and(|s| s.mtime_ns >= started_ns);
+            // A file written while cargo ran may not be what rustc read: leave it unknown. (Files
+            // in the target directory — a build script's generated code — are written by the
+            // build itself, before the compiles that read them.)
+            let racy = !p.starts_with(target_dir) && Stamp::of(p).is_some_and(|s| s.mtime_ns >= started_ns);
             (p.clone(), if racy { None } else { cache.digest(p).ok().flatten() })
         })
         .collect();
     built.with = Some(BuiltWith { spec: spec.spec_digest(), sources, deps: dep_interfaces, env: outcome.env.clone() });
     built.interface = outcome.interface;
-    if spec.kind != UnitKind::Linkable {
-        built.objects = outcome.rlib_objects.clone();
-    }
     built.outputs = outcome.stamps.clone();
     built.object_files = vec![];
-    if spec.kind == UnitKind::Linkable && spec.split {
-        // The wrapper linked: the binary on disk comes from these objects.
-        let deps: Vec<(String, Digest)> = crate::build::transitive_dep_keys(key, state)
-            .into_iter()
-            .map(|d| {
-                let objs = state.units.get(&d).map(|u| u.built.objects.clone()).unwrap_or_default();
-                (d, set_digest("rlib-objects", &objs))
-            })
-            .collect();
-        let mut deps = deps;
-        deps.sort();
-        if built.rlink.is_some() {
-            built.last_link = Some(LinkInputs {
-                own: set_digest("own-objects", &built.objects),
-                deps,
-                args: spec.link_args_digest(rustc_version),
-                rlink: built.rlink,
-            });
-        }
-    }
     state.units.get_mut(key).unwrap().built = built;
 }

@@ -5,8 +5,9 @@
 //! backdating gives exact early cutoff: identical objects mean an identical link fingerprint,
 //! so `link_decision` does not change and no link runs.
 
-use crate::digest::{Digest, Hasher};
-use crate::objects::set_digest;
+use crate::digest::Digest;
+use crate::fingerprint::{self, LinkDecision, LinkInputs, LinkReason};
+use crate::unit::UnitKey;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -42,11 +43,21 @@ pub struct File {
     pub digest: Option<Digest>,
 }
 
+/// A file a link reads besides the unit's own objects (an rlib, a dylib, a native library),
+/// with its digest as [`crate::fingerprint::link_file_digest`] measures it.
+#[salsa::input(debug)]
+pub struct LinkFile {
+    #[returns(ref)]
+    pub path: PathBuf,
+    #[returns(copy)]
+    pub digest: Option<Digest>,
+}
+
 /// A workspace unit (one rustc invocation) and what the executor last measured of its outputs.
 #[salsa::input(debug)]
 pub struct Unit {
     #[returns(ref)]
-    pub id: String,
+    pub key: UnitKey,
     /// Digest of the captured invocation (argv, env, cwd) and crate kind.
     #[returns(copy)]
     pub spec: Digest,
@@ -59,6 +70,7 @@ pub struct Unit {
     /// Current values of the environment variables the last compile observed (`# env-dep`).
     #[returns(ref)]
     pub env_now: Vec<(String, Option<String>)>,
+    /// Compiled with `-Zno-link`, linked with `-Zlink-only`.
     #[returns(copy)]
     pub linkable: bool,
     /// What the current outputs were compiled from (None: never compiled successfully).
@@ -67,13 +79,16 @@ pub struct Unit {
     /// What dependents see: digest of the `.rmeta` (or a proc-macro's `.so`).
     #[returns(copy)]
     pub interface: Option<Digest>,
-    /// Sorted object digests: rlib members for libraries, own `.rcgu.o` files for linkables.
+    /// A linkable unit's own objects (sorted content digests).
     #[returns(ref)]
     pub objects: Vec<Digest>,
+    /// The files its link reads besides its own objects; `None` when unknown.
+    #[returns(ref)]
+    pub link_files: Option<Vec<LinkFile>>,
     /// Digest of the non-object content of the last `.rlink` (linkables).
     #[returns(copy)]
     pub rlink: Option<Digest>,
-    /// Digest of the link-shaping arguments and the rustc version.
+    /// Digest of the link-shaping arguments.
     #[returns(copy)]
     pub link_args: Digest,
     /// What the binary on disk was linked from.
@@ -99,28 +114,8 @@ pub struct Graph {
 pub struct BuiltWith {
     pub spec: Digest,
     pub sources: Vec<(PathBuf, Option<Digest>)>,
-    pub deps: Vec<(String, Option<Digest>)>,
+    pub deps: Vec<(UnitKey, Option<Digest>)>,
     pub env: Vec<(String, Option<String>)>,
-}
-
-/// What a link consumed: the object fingerprint set and link arguments.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct LinkInputs {
-    pub own: Digest,
-    pub deps: Vec<(String, Digest)>,
-    pub args: Digest,
-    pub rlink: Option<Digest>,
-}
-
-impl LinkInputs {
-    pub fn fingerprint(&self) -> Digest {
-        let mut h = Hasher::new("link");
-        h.digest(&self.own).digest(&self.args).opt_digest(&self.rlink);
-        for (id, d) in &self.deps {
-            h.str(id).digest(d);
-        }
-        h.finish()
-    }
 }
 
 /// Why a unit must be compiled.
@@ -130,68 +125,10 @@ pub enum DirtyReason {
     InvocationChanged,
     SourceChanged(PathBuf),
     SourceMissing(PathBuf),
-    DepChanged(String),
+    DepChanged(UnitKey),
     EnvChanged(String),
     /// Compile-fresh, but a link is needed and the objects are gone.
     ObjectsNeededForLink(LinkReason),
-}
-
-impl std::fmt::Display for DirtyReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DirtyReason::NeverBuilt => write!(f, "not built by splitlink yet"),
-            DirtyReason::InvocationChanged => write!(f, "its rustc invocation changed"),
-            DirtyReason::SourceChanged(p) => write!(f, "{} changed", p.display()),
-            DirtyReason::SourceMissing(p) => write!(f, "{} was deleted", p.display()),
-            DirtyReason::DepChanged(d) => write!(f, "the interface (.rmeta) of dependency `{d}` changed"),
-            DirtyReason::EnvChanged(v) => write!(f, "environment variable {v} changed"),
-            DirtyReason::ObjectsNeededForLink(r) => write!(f, "a relink is needed ({r}) and its objects were already consumed"),
-        }
-    }
-}
-
-/// Why a linkable unit must be linked.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LinkReason {
-    NeverLinked,
-    BinaryMissingOrReplaced,
-    ObjectsChanged { own: bool, deps: Vec<String>, args: bool, rlink: bool },
-}
-
-impl std::fmt::Display for LinkReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LinkReason::NeverLinked => write!(f, "never linked by splitlink"),
-            LinkReason::BinaryMissingOrReplaced => write!(f, "the binary is missing or is not the one splitlink linked"),
-            LinkReason::ObjectsChanged { own, deps, args, rlink } => {
-                let mut parts = Vec::new();
-                if *own {
-                    parts.push("its own objects changed".to_string());
-                }
-                for d in deps {
-                    parts.push(format!("objects of `{d}` changed"));
-                }
-                if *args {
-                    parts.push("link arguments changed".into());
-                }
-                if *rlink {
-                    parts.push("link metadata (native libraries, symbols) changed".into());
-                }
-                if parts.is_empty() {
-                    parts.push("the dependency set changed".into());
-                }
-                write!(f, "{}", parts.join(", "))
-            }
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum LinkDecision {
-    NotLinkable,
-    /// The binary on disk was linked from exactly these objects: skip.
-    UpToDate,
-    Link(LinkReason),
 }
 
 /// What the unit would be compiled from now.
@@ -200,7 +137,7 @@ pub fn current_inputs(db: &dyn salsa::Database, unit: Unit) -> BuiltWith {
     BuiltWith {
         spec: unit.spec(db),
         sources: unit.sources(db).iter().map(|f| (f.path(db).clone(), f.digest(db))).collect(),
-        deps: unit.deps(db).iter().map(|d| (d.id(db).clone(), d.interface(db))).collect(),
+        deps: unit.deps(db).iter().map(|d| (d.key(db).clone(), d.interface(db))).collect(),
         env: unit.env_now(db).clone(),
     }
 }
@@ -262,38 +199,22 @@ pub fn transitive_deps(db: &dyn salsa::Database, unit: Unit) -> Vec<Unit> {
     out
 }
 
-/// The object fingerprint set of a linkable unit: its own objects, the object members of every
-/// workspace rlib it links, the link arguments and the non-object link metadata.
+/// The object fingerprint set of a linkable unit now ([`crate::fingerprint`]); `None` when the
+/// files it links are unknown.
 #[salsa::tracked(returns(clone))]
 pub fn link_inputs(db: &dyn salsa::Database, unit: Unit) -> Option<LinkInputs> {
-    if !unit.linkable(db) {
-        return None;
-    }
-    let mut deps: Vec<(String, Digest)> = transitive_deps(db, unit)
-        .iter()
-        .map(|d| (d.id(db).clone(), set_digest("rlib-objects", d.objects(db))))
-        .collect();
-    deps.sort();
-    Some(LinkInputs { own: set_digest("own-objects", unit.objects(db)), deps, args: unit.link_args(db), rlink: unit.rlink(db) })
+    let files = unit.link_files(db).as_ref()?;
+    let files = files.iter().map(|f| (f.path(db).clone(), f.digest(db))).collect();
+    Some(LinkInputs::new(unit.objects(db), files, unit.link_args(db), unit.rlink(db)))
 }
 
 #[salsa::tracked(returns(clone))]
 pub fn link_decision(db: &dyn salsa::Database, unit: Unit) -> LinkDecision {
-    let Some(now) = link_inputs(db, unit) else { return LinkDecision::NotLinkable };
-    let Some(last) = unit.last_link(db) else { return LinkDecision::Link(LinkReason::NeverLinked) };
-    if !unit.binary_ok(db) {
-        return LinkDecision::Link(LinkReason::BinaryMissingOrReplaced);
+    if !unit.linkable(db) {
+        return LinkDecision::NotLinkable;
     }
-    if *last == now {
-        return LinkDecision::UpToDate;
-    }
-    let deps = now
-        .deps
-        .iter()
-        .filter(|(id, d)| last.deps.iter().find(|(l, _)| l == id).map(|(_, ld)| ld) != Some(d))
-        .map(|(id, _)| id.clone())
-        .collect();
-    LinkDecision::Link(LinkReason::ObjectsChanged { own: last.own != now.own, deps, args: last.args != now.args, rlink: last.rlink != now.rlink })
+    let now = link_inputs(db, unit);
+    fingerprint::decide(unit.last_link(db).as_ref(), now.as_ref(), unit.binary_ok(db))
 }
 
 /// Units that must be compiled and can be now: dirty, with every dependency settled (clean).
@@ -332,6 +253,7 @@ pub fn all_settled(db: &Db, graph: Graph) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::unit::Mode;
     use salsa::Setter;
     use std::sync::{Arc, Mutex};
 
@@ -339,22 +261,52 @@ mod tests {
         Digest([n; 32])
     }
 
-    /// A lib and a bin that links it, built and linked once; returns (db, log, file, lib, bin, graph).
-    fn setup() -> (Db, Arc<Mutex<Vec<String>>>, File, Unit, Unit, Graph) {
+    fn key(kind: &str, name: &str) -> UnitKey {
+        UnitKey {
+            package_id: format!("path+file:///ws/{name}#0.1.0"),
+            kind: kind.into(),
+            name: name.into(),
+            crate_types: vec![kind.into()],
+            mode: Mode::Build,
+            profile: "dev".into(),
+            features: vec![],
+            target: None,
+        }
+    }
+
+    struct Setup {
+        db: Db,
+        log: Arc<Mutex<Vec<String>>>,
+        lib_src: File,
+        lib_rlib: LinkFile,
+        outside_rlib: LinkFile,
+        lib: Unit,
+        bin: Unit,
+        graph: Graph,
+    }
+
+    /// A lib and a bin that links it (and an rlib from outside the workspace), built and linked
+    /// once.
+    fn setup() -> Setup {
         let log = Arc::new(Mutex::new(Vec::new()));
         let db = Db::with_logger(log.clone());
         let lib_src = File::new(&db, "util/src/lib.rs".into(), Some(d(1)));
         let bin_src = File::new(&db, "app/src/main.rs".into(), Some(d(2)));
+        let lib_rlib = LinkFile::new(&db, "/t/deps/libutil-1.rlib".into(), Some(d(11)));
+        let outside_rlib = LinkFile::new(&db, "/t/deps/liboutside-2.rlib".into(), Some(d(12)));
         let built = |srcs: Vec<(PathBuf, Option<Digest>)>, deps| BuiltWith { spec: d(9), sources: srcs, deps, env: vec![] };
-        let lib = Unit::new(&db, "util".into(), d(9), vec![lib_src], vec![], vec![], false,
-            Some(built(vec![("util/src/lib.rs".into(), Some(d(1)))], vec![])), Some(d(10)), vec![d(11)], None, d(0), None, true, false);
-        let bin = Unit::new(&db, "app".into(), d(9), vec![bin_src], vec![lib], vec![], true,
-            Some(built(vec![("app/src/main.rs".into(), Some(d(2)))], vec![("util".into(), Some(d(10)))])), None, vec![d(20)], Some(d(21)), d(22), None, true, false);
+        #[rustfmt::skip]
+        let lib = Unit::new(&db, key("lib", "util"), d(9), vec![lib_src], vec![], vec![], false,
+            Some(built(vec![("util/src/lib.rs".into(), Some(d(1)))], vec![])), Some(d(10)), vec![], None, None, d(0), None, true, false);
+        #[rustfmt::skip]
+        let bin = Unit::new(&db, key("bin", "app"), d(9), vec![bin_src], vec![lib], vec![], true,
+            Some(built(vec![("app/src/main.rs".into(), Some(d(2)))], vec![(key("lib", "util"), Some(d(10)))])), None, vec![d(20)],
+            Some(vec![lib_rlib, outside_rlib]), Some(d(21)), d(22), None, true, false);
         let inputs = link_inputs(&db, bin).clone();
         let mut db = db;
         bin.set_last_link(&mut db).to(inputs);
         let graph = Graph::new(&db, vec![lib, bin]);
-        (db, log, lib_src, lib, bin, graph)
+        Setup { db, log, lib_src, lib_rlib, outside_rlib, lib, bin, graph }
     }
 
     fn ran(log: &Arc<Mutex<Vec<String>>>, q: &str) -> bool {
@@ -363,16 +315,16 @@ mod tests {
 
     #[test]
     fn fresh_graph_has_nothing_to_do() {
-        let (db, _, _, lib, bin, graph) = setup();
-        assert_eq!(dirty(&db, lib), None);
-        assert_eq!(dirty(&db, bin), None);
-        assert_eq!(link_decision(&db, bin), LinkDecision::UpToDate);
-        assert!(all_settled(&db, graph));
+        let s = setup();
+        assert_eq!(dirty(&s.db, s.lib), None);
+        assert_eq!(dirty(&s.db, s.bin), None);
+        assert_eq!(link_decision(&s.db, s.bin), LinkDecision::UpToDate);
+        assert!(all_settled(&s.db, s.graph));
     }
 
     #[test]
     fn lib_edit_with_identical_objects_does_not_relink() {
-        let (mut db, log, lib_src, lib, bin, graph) = setup();
+        let Setup { mut db, log, lib_src, lib_rlib, lib, bin, graph, .. } = setup();
         // The lib's source changes: it must compile; the bin waits for it.
         lib_src.set_digest(&mut db).to(Some(d(3)));
         assert!(matches!(dirty(&db, lib), Some(DirtyReason::SourceChanged(_))));
@@ -381,8 +333,8 @@ mod tests {
         let now = current_inputs(&db, lib);
         lib.set_built(&mut db).to(Some(now));
         lib.set_interface(&mut db).to(Some(d(12)));
-        lib.set_objects(&mut db).to(vec![d(11)]);
-        assert_eq!(dirty(&db, bin), Some(DirtyReason::DepChanged("util".into())));
+        lib_rlib.set_digest(&mut db).to(Some(d(11)));
+        assert_eq!(dirty(&db, bin), Some(DirtyReason::DepChanged(key("lib", "util"))));
         assert_eq!(ready_to_compile(&db, graph), &vec![bin]);
         // The bin compiles to the same objects.
         let now = current_inputs(&db, bin);
@@ -400,13 +352,13 @@ mod tests {
 
     #[test]
     fn changed_objects_relink_and_missing_binary_needs_objects() {
-        let (mut db, _, _, lib, bin, graph) = setup();
-        lib.set_objects(&mut db).to(vec![d(13)]);
+        let Setup { mut db, lib_rlib, outside_rlib, bin, graph, .. } = setup();
+        lib_rlib.set_digest(&mut db).to(Some(d(13)));
         bin.set_objects_present(&mut db).to(true);
         match link_decision(&db, bin) {
-            LinkDecision::Link(LinkReason::ObjectsChanged { own, deps, .. }) => {
+            LinkDecision::Link(LinkReason::ObjectsChanged { own, files, .. }) => {
                 assert!(!own);
-                assert_eq!(deps, vec!["util".to_string()]);
+                assert_eq!(files, vec![PathBuf::from("/t/deps/libutil-1.rlib")]);
             }
             other => panic!("{other:?}"),
         }
@@ -415,8 +367,17 @@ mod tests {
         bin.set_objects_present(&mut db).to(false);
         assert!(matches!(dirty(&db, bin), Some(DirtyReason::ObjectsNeededForLink(_))));
         // A deleted binary with unchanged objects still needs a link.
-        lib.set_objects(&mut db).to(vec![d(11)]);
+        lib_rlib.set_digest(&mut db).to(Some(d(11)));
         bin.set_binary_ok(&mut db).to(false);
         assert_eq!(link_decision(&db, bin), LinkDecision::Link(LinkReason::BinaryMissingOrReplaced));
+        // An rlib from outside the workspace (a path dependency cargo rebuilt) relinks too.
+        bin.set_binary_ok(&mut db).to(true);
+        outside_rlib.set_digest(&mut db).to(Some(d(99)));
+        assert!(matches!(link_decision(&db, bin), LinkDecision::Link(LinkReason::ObjectsChanged { ref files, .. }) if files == &vec![PathBuf::from("/t/deps/liboutside-2.rlib")]));
+        // Files that cannot be determined: always link.
+        outside_rlib.set_digest(&mut db).to(Some(d(12)));
+        assert_eq!(link_decision(&db, bin), LinkDecision::UpToDate);
+        bin.set_link_files(&mut db).to(None);
+        assert_eq!(link_decision(&db, bin), LinkDecision::Link(LinkReason::InputsUnknown));
     }
 }

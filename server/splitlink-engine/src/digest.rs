@@ -156,6 +156,10 @@ struct CacheEntry {
 #[derive(Default, Clone, Debug, Serialize, Deserialize)]
 pub struct StatCache {
     entries: HashMap<PathBuf, CacheEntry>,
+    /// Digests computed from a file by something other than hashing its bytes (an rlib's
+    /// object members), per kind, under the same stat rule.
+    #[serde(default)]
+    derived: HashMap<String, HashMap<PathBuf, CacheEntry>>,
     #[serde(skip)]
     pub hashed: usize,
 }
@@ -187,8 +191,38 @@ impl StatCache {
         Ok(digest)
     }
 
+    /// A digest `compute` derives from the file at `path` (None: missing or unreadable),
+    /// recomputed unless the file's stat is unchanged and was not racy when last computed.
+    pub fn derived_digest(&mut self, path: &Path, kind: &str, compute: impl FnOnce(&Path) -> Option<Digest>) -> Option<Digest> {
+        let map = self.derived.entry(kind.to_string()).or_default();
+        let Some(stamp) = Stamp::of(path) else {
+            map.remove(path);
+            return None;
+        };
+        if let Some(e) = map.get(path) {
+            if e.stamp == stamp && stamp.mtime_ns + RACY_NS < e.hashed_at_ns && stamp.ctime_ns + RACY_NS < e.hashed_at_ns {
+                return Some(e.digest);
+            }
+        }
+        let hashed_at_ns = now_ns();
+        let digest = compute(path);
+        self.hashed += 1;
+        match digest {
+            Some(digest) => {
+                map.insert(path.to_path_buf(), CacheEntry { stamp, hashed_at_ns, digest });
+            }
+            None => {
+                map.remove(path);
+            }
+        }
+        digest
+    }
+
     pub fn retain(&mut self, keep: impl Fn(&Path) -> bool) {
         self.entries.retain(|p, _| keep(p));
+        for m in self.derived.values_mut() {
+            m.retain(|p, _| keep(p));
+        }
     }
 }
 

@@ -26,12 +26,9 @@ impl UnitInfo {
     pub fn from_cargo_message(v: &serde_json::Value) -> UnitInfo {
         let pkg = v["package_id"].as_str().unwrap_or("").to_string();
         let frag = pkg.rsplit('#').next().unwrap_or("");
-        let (name, version) = match frag.split_once('@') {
-            Some((n, ver)) => (n.to_string(), ver.to_string()),
-            None => (pkg.rsplit('/').next().unwrap_or("").split('#').next().unwrap_or("").to_string(), frag.to_string()),
-        };
+        let version = frag.rsplit('@').next().unwrap_or(frag).to_string();
         UnitInfo {
-            package: name,
+            package: crate::unit::package_name_of(&pkg),
             target: v["target"]["name"].as_str().unwrap_or("").to_string(),
             kind: v["target"]["kind"][0].as_str().unwrap_or("").to_string(),
             path: None,
@@ -82,6 +79,9 @@ pub enum BuildEvent {
     Diagnostic { unit: Option<UnitInfo>, message: serde_json::Value, link: Option<crate::LinkFailure> },
     /// A cargo JSON message to pass through as is in JSON mode (artifacts, build scripts).
     CargoMessage(serde_json::Value),
+    /// A line cargo printed on its standard error during a capture (its status lines, build
+    /// scripts' warnings), for the terminal.
+    CargoOutput(String),
     /// Something the user should know that is not a rustc diagnostic.
     Warning(String),
     Finished(BuildSummary),

@@ -61,6 +61,27 @@ impl Invocation {
         self.values("-C").into_iter().find_map(|v| v.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
     }
 
+    /// Every `(flag, value)` pair of the argv, in order (flags without a value have `""`).
+    pub fn flag_values(&self) -> Vec<(String, String)> {
+        parse_args(&self.args).into_iter().filter_map(|(f, v, _)| f.map(|f| (f.to_string(), v.to_string()))).collect()
+    }
+
+    /// The `--target` triple, if any.
+    pub fn target_triple(&self) -> Option<&str> {
+        self.values("--target").first().copied()
+    }
+
+    /// Features enabled with `--cfg feature="NAME"`, sorted.
+    pub fn features(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .values("--cfg")
+            .into_iter()
+            .filter_map(|c| c.strip_prefix("feature=").map(|f| f.trim_matches('"').to_string()))
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn crate_name(&self) -> Option<&str> {
         self.values("--crate-name").first().copied()
     }

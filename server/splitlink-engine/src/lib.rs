@@ -1,12 +1,16 @@
 //! splitlink's build engine.
 //!
 //! Layers (each with the invariant it keeps):
+//! - [`unit`]: what a unit is ([`unit::UnitKey`], cargo's unit identity), used everywhere.
 //! - [`digest`], [`depinfo`], [`invocation`], [`objects`]: pure helpers over bytes and argv.
-//! - [`db`]: the salsa database. **No I/O**: inputs are set by the build loop only.
+//! - [`fingerprint`]: the one definition of a link's inputs and of the link rule.
+//! - [`discover`]: what cargo infers from the file system (targets, a package's files).
+//! - [`db`]: the salsa database. **No I/O**: inputs are set by the replay loop only.
 //! - [`exec`] and [`wrapper`]: the only code that runs rustc (replays, `-Zno-link`,
 //!   `-Zlink-only`), shared by the capture (under cargo) and the replay.
-//! - [`capture`]: the only code that runs cargo.
-//! - [`build`]: the build loop, sole owner of the database and of the state on disk.
+//! - [`capture`]: the only code that runs cargo; [`script`] reruns workspace build scripts.
+//! - [`replay`]: the replay loop, sole writer of the database's inputs.
+//! - [`build`]: [`Engine`]: the capture decision, the lock, the state on disk.
 //! - [`events`]: what a build reports; rendering is the caller's job.
 
 pub mod build;
@@ -14,11 +18,16 @@ pub mod capture;
 pub mod db;
 pub mod depinfo;
 pub mod digest;
+pub mod discover;
 pub mod events;
 pub mod exec;
+pub mod fingerprint;
 pub mod invocation;
 pub mod objects;
+pub mod replay;
+pub mod script;
 pub mod state;
+pub mod unit;
 pub mod watch;
 pub mod workspace;
 pub mod wrapper;
@@ -26,6 +35,7 @@ pub mod wrapper;
 pub use build::{build, explain, BuildError, BuildOptions, Engine};
 pub use exec::Cancel;
 pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
+pub use unit::UnitKey;
 pub use workspace::Selection;
 
 /// Set for cargo's child processes during a capture: where the wrapper writes its records.

@@ -1,15 +1,21 @@
 //! What splitlink remembers between runs, under `<target-dir>/splitlink/`: the captured units
-//! (shared by every selection, keyed like cargo's units) and, per selection, which units make
-//! up the build and what sends it back through cargo.
+//! (shared by every selection, keyed by [`UnitKey`]) and, per selection, which units make up the
+//! build and what sends it back through cargo.
+//!
+//! Invariant: one record per unit key. A state file holding two records for one key is
+//! inconsistent ([`State::duplicates`]) and sends the next build through cargo.
 
-use crate::db::{BuiltWith, DirtyReason, LinkDecision, LinkInputs};
+use crate::db::DirtyReason;
 use crate::digest::{Digest, Hasher, Stamp, StatCache};
+use crate::fingerprint::{LinkDecision, LinkInputs, LinkReason};
 use crate::invocation::Invocation;
+use crate::script::ScriptRun;
+use crate::unit::UnitKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub const STATE_VERSION: u32 = 2;
+pub const STATE_VERSION: u32 = 3;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnitKind {
@@ -22,9 +28,7 @@ pub enum UnitKind {
 /// A workspace unit as captured through cargo.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct UnitSpec {
-    pub key: String,
-    pub package_id: String,
-    pub package_name: String,
+    pub key: UnitKey,
     pub manifest_path: PathBuf,
     /// cargo's `target` object (name, kind, crate_types, src_path...).
     pub target: serde_json::Value,
@@ -33,8 +37,8 @@ pub struct UnitSpec {
     /// Compiled with -Zno-link and linked separately; false after a fallback.
     pub split: bool,
     pub fallback_reason: Option<String>,
-    /// Keys of the workspace units it depends on.
-    pub deps: Vec<String>,
+    /// The workspace units it depends on (`--extern`).
+    pub deps: Vec<UnitKey>,
     /// cargo's `compiler-artifact` message for this unit.
     pub artifact: serde_json::Value,
     /// (file in the out-dir, copy cargo placed in the profile dir).
@@ -45,8 +49,8 @@ pub struct UnitSpec {
 }
 
 impl UnitSpec {
-    pub fn name(&self) -> String {
-        self.target.get("name").and_then(|n| n.as_str()).unwrap_or(&self.package_name).to_string()
+    pub fn name(&self) -> &str {
+        &self.key.name
     }
 
     /// Digest of the invocation and kind (computed at capture, kept in `digest`).
@@ -61,29 +65,30 @@ impl UnitSpec {
         h.finish()
     }
 
-    pub fn link_args_digest(&self, rustc_version: &str) -> Digest {
-        let mut h = Hasher::new("link-args");
-        h.str(rustc_version);
-        for a in self.invocation.link_relevant_args() {
-            h.str(&a);
-        }
-        h.finish()
-    }
-
-    /// A unit cargo builds but splitlink never replays (build scripts: cargo runs them).
+    /// A unit cargo builds but splitlink never replays (build scripts: cargo compiles them and
+    /// runs them; splitlink only reruns them, see [`crate::script`]).
     pub fn replayable(&self) -> bool {
         self.kind != UnitKind::BuildScript
+    }
+
+    /// Linked separately with `-Zlink-only` (false for libraries and unsplit fallbacks).
+    pub fn split_linkable(&self) -> bool {
+        self.kind == UnitKind::Linkable && self.split
     }
 }
 
 /// What the executor last measured of a unit's outputs.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct UnitBuilt {
-    pub with: Option<BuiltWith>,
+    pub with: Option<crate::db::BuiltWith>,
     pub interface: Option<Digest>,
+    /// A linkable unit's own objects (sorted content digests).
     pub objects: Vec<Digest>,
     pub object_files: Vec<PathBuf>,
     pub rlink: Option<Digest>,
+    /// The files its link reads besides its own objects (see [`crate::fingerprint`]); `None`
+    /// when unknown (the link then always runs).
+    pub link_files: Option<Vec<PathBuf>>,
     pub last_link: Option<LinkInputs>,
     /// Stamps of the outputs as splitlink (or the capture) left them.
     pub outputs: Vec<(PathBuf, Stamp)>,
@@ -99,19 +104,49 @@ pub struct UnitState {
     pub built: UnitBuilt,
 }
 
+/// Why a trigger sends the build through cargo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TriggerKind {
+    /// A manifest, the lockfile, cargo config, toolchain file, the rustc binary.
+    Graph,
+    /// A source of a workspace build script (cargo must compile it again).
+    ScriptSource,
+    /// A source of a path dependency outside the workspace (splitlink does not replay those).
+    OutsideSource,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Trigger {
+    pub path: PathBuf,
+    pub digest: Option<Digest>,
+    pub kind: TriggerKind,
+}
+
+/// A package's target list as cargo infers it from the file system (see
+/// [`crate::discover::target_files`]): when it changes, cargo must decide the targets again.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TargetListing {
+    pub package_dir: PathBuf,
+    pub files: Vec<PathBuf>,
+}
+
 /// A selection (the flags of `splitlink build`) and what forces it back through cargo.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct SelectionState {
-    pub units: Vec<String>,
-    /// Files whose change sends the build through cargo (manifests, lockfile, build scripts,
-    /// config, toolchain files, the rustc binary, non-workspace path dependencies).
-    pub triggers: Vec<(PathBuf, Option<Digest>)>,
+    pub units: Vec<UnitKey>,
+    /// Files whose change sends the build through cargo.
+    pub triggers: Vec<Trigger>,
+    /// The members' inferred targets.
+    pub targets: Vec<TargetListing>,
+    /// The workspace build scripts cargo ran, with what they read: a change of their inputs
+    /// reruns them (splitlink runs them itself and goes through cargo only if their output
+    /// changed).
+    pub scripts: Vec<ScriptRun>,
     pub env: Vec<(String, Option<String>)>,
     /// cargo's messages for units splitlink does not replay (dependencies, build scripts).
     pub other_messages: Vec<serde_json::Value>,
     pub profile: String,
     pub profile_desc: String,
-    pub rustc_version: String,
     pub workspace_root: PathBuf,
 }
 
@@ -119,10 +154,48 @@ pub struct SelectionState {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Explanation {
     pub cargo: Option<String>,
-    pub compiled: Vec<(String, String)>,
-    pub links: Vec<(String, LinkDecision)>,
+    /// Build scripts splitlink reran itself, and what it found.
+    #[serde(default)]
+    pub scripts: Vec<(UnitKey, String)>,
+    pub compiled: Vec<(UnitKey, String)>,
+    /// Link decisions, with the decision described (names resolved at build time).
+    pub links: Vec<(UnitKey, LinkDecision, String)>,
     pub failed: Vec<(String, String)>,
-    pub fallbacks: Vec<(String, String)>,
+    pub fallbacks: Vec<(UnitKey, String)>,
+}
+
+impl Explanation {
+    /// The text `splitlink explain` prints (and the editors show).
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        match &self.cargo {
+            Some(r) => s.push_str(&format!("cargo: invoked ({r})\n")),
+            None => s.push_str("cargo: not invoked (replayed the captured rustc invocations)\n"),
+        }
+        for (k, what) in &self.scripts {
+            s.push_str(&format!("reran {k}: {what}\n"));
+        }
+        if self.compiled.is_empty() {
+            s.push_str("compiled: nothing (every unit's sources, dependencies and flags unchanged)\n");
+        }
+        for (k, why) in &self.compiled {
+            s.push_str(&format!("compiled {k}: {why}\n"));
+        }
+        for (k, d, why) in &self.links {
+            match d {
+                LinkDecision::UpToDate => s.push_str(&format!("link skipped {k}: {why}\n")),
+                LinkDecision::Link(_) => s.push_str(&format!("linked {k}: {why}\n")),
+                LinkDecision::NotLinkable => {}
+            }
+        }
+        for (k, why) in &self.fallbacks {
+            s.push_str(&format!("fallback {k}: {why}\n"));
+        }
+        for (k, why) in &self.failed {
+            s.push_str(&format!("failed {k}: {why}\n"));
+        }
+        s
+    }
 }
 
 /// Everything splitlink remembers. On disk in three files, so that a build that changed
@@ -131,12 +204,41 @@ pub struct Explanation {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
-    pub units: BTreeMap<String, UnitState>,
+    /// One record per unit, stored as a list (keys are structured).
+    #[serde(with = "unit_list")]
+    pub units: BTreeMap<UnitKey, UnitState>,
     pub selections: BTreeMap<String, SelectionState>,
     #[serde(skip)]
     pub cache: StatCache,
     #[serde(skip)]
     pub explanations: BTreeMap<String, Explanation>,
+    /// Keys that more than one record of the file claimed (the file is then not trusted).
+    #[serde(skip)]
+    pub duplicates: Vec<UnitKey>,
+}
+
+mod unit_list {
+    use super::{UnitKey, UnitState};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub fn serialize<S: Serializer>(m: &BTreeMap<UnitKey, UnitState>, s: S) -> Result<S::Ok, S::Error> {
+        let v: Vec<&UnitState> = m.values().collect();
+        v.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<UnitKey, UnitState>, D::Error> {
+        let v = Vec::<UnitState>::deserialize(d)?;
+        let mut m = BTreeMap::new();
+        for u in v {
+            if m.contains_key(&u.spec.key) {
+                // Kept out of the map; `State::load` notices the count differs.
+                continue;
+            }
+            m.insert(u.spec.key.clone(), u);
+        }
+        Ok(m)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -151,14 +253,24 @@ impl State {
     }
 
     /// Load the state; anything unreadable or from another version is treated as absent (the
-    /// build then goes through cargo).
+    /// build then goes through cargo). Two records for one unit key make the whole file
+    /// untrusted: the units are kept for reference, the selections dropped, `duplicates` set.
     pub fn load(target_dir: &Path) -> State {
         let dir = target_dir.join("splitlink");
-        let mut state = std::fs::read(Self::path(target_dir))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<State>(&b).ok())
+        let bytes = std::fs::read(Self::path(target_dir)).ok();
+        let mut state = bytes
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<State>(b).ok())
             .filter(|s| s.version == STATE_VERSION)
             .unwrap_or_else(|| State { version: STATE_VERSION, ..Default::default() });
+        if let Some(b) = &bytes {
+            state.duplicates = duplicate_keys(b);
+            if !state.duplicates.is_empty() {
+                // Which record is right cannot be told: forget them all, cargo decides again.
+                state.units.clear();
+                state.selections.clear();
+            }
+        }
         state.cache = std::fs::read(dir.join("cache.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         state.explanations = std::fs::read(dir.join("explain.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         state
@@ -177,6 +289,56 @@ impl State {
         }
         write_json(&dir.join("explain.json"), &self.explanations)
     }
+
+    pub fn spec(&self, key: &UnitKey) -> &UnitSpec {
+        &self.units[key].spec
+    }
+
+    /// Every workspace unit `key` depends on, directly or not, each once.
+    pub fn transitive_deps(&self, key: &UnitKey) -> Vec<UnitKey> {
+        let mut out: Vec<UnitKey> = Vec::new();
+        let mut stack: Vec<UnitKey> = self.units.get(key).map(|u| u.spec.deps.clone()).unwrap_or_default();
+        while let Some(d) = stack.pop() {
+            if out.contains(&d) {
+                continue;
+            }
+            if let Some(u) = self.units.get(&d) {
+                stack.extend(u.spec.deps.iter().cloned());
+            }
+            out.push(d);
+        }
+        out
+    }
+
+    /// The workspace unit whose output is `path` (an rlib, rmeta or shared object).
+    pub fn unit_with_output(&self, path: &Path) -> Option<&UnitKey> {
+        self.units.values().find(|u| u.spec.invocation.outputs().iter().any(|o| o == path)).map(|u| &u.spec.key)
+    }
+}
+
+/// The unit keys claimed by more than one record in a state file.
+fn duplicate_keys(bytes: &[u8]) -> Vec<UnitKey> {
+    #[derive(Deserialize)]
+    struct Keys {
+        units: Vec<KeyOnly>,
+    }
+    #[derive(Deserialize)]
+    struct KeyOnly {
+        spec: SpecKey,
+    }
+    #[derive(Deserialize)]
+    struct SpecKey {
+        key: UnitKey,
+    }
+    let Ok(k) = serde_json::from_slice::<Keys>(bytes) else { return vec![] };
+    let mut seen = std::collections::BTreeSet::new();
+    let mut dup = Vec::new();
+    for u in k.units {
+        if !seen.insert(u.spec.key.clone()) {
+            dup.push(u.spec.key);
+        }
+    }
+    dup
 }
 
 fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {
@@ -187,36 +349,32 @@ fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {
     std::fs::rename(&tmp, p).map_err(err)
 }
 
-impl State {
-}
-
-/// A unit key (`<package id>#<kinds>:<target>`) as a person reads it: `util (lib)`.
-pub fn short_key(key: &str) -> String {
-    let Some((pkg, target)) = key.rsplit_once('#') else { return key.to_string() };
-    let (kinds, name) = target.split_once(':').unwrap_or(("", target));
-    let pkg_name = pkg.rsplit('#').next().and_then(|f| f.split_once('@').map(|(n, _)| n.to_string()));
-    let pkg_name = pkg_name.unwrap_or_else(|| pkg.rsplit('/').next().unwrap_or(pkg).split('#').next().unwrap_or(pkg).to_string());
-    let kinds = kinds.replace("custom-build", "build script");
-    if pkg_name == name.trim_end_matches("(test)") {
-        format!("{name} ({kinds})")
-    } else {
-        format!("{pkg_name}::{name} ({kinds})")
+/// A linked file as a person reads it: the workspace unit that produced it (`util (lib)`), or
+/// the crate named by an rlib's file name (`outside`), or the path.
+pub fn describe_file(p: &Path, state: &State) -> String {
+    if let Some(k) = state.unit_with_output(p) {
+        return k.to_string();
     }
+    let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Some(stem) = name.strip_suffix(".rlib").and_then(|s| s.strip_prefix("lib")) {
+        let krate = stem.rsplit_once('-').map(|(c, _)| c).unwrap_or(stem);
+        return format!("{krate} (dependency)");
+    }
+    p.display().to_string()
 }
 
 /// Explanation text for a link decision.
-pub fn describe_link(d: &LinkDecision) -> String {
-    use crate::db::LinkReason;
+pub fn describe_link(d: &LinkDecision, state: &State) -> String {
     match d {
         LinkDecision::NotLinkable => "not linkable".into(),
         LinkDecision::UpToDate => "object fingerprint set unchanged".into(),
-        LinkDecision::Link(LinkReason::ObjectsChanged { own, deps, args, rlink }) => {
+        LinkDecision::Link(LinkReason::ObjectsChanged { own, files, args, rlink }) => {
             let mut parts = Vec::new();
             if *own {
                 parts.push("its own objects changed".to_string());
             }
-            for d in deps {
-                parts.push(format!("objects of {} changed", short_key(d)));
+            for f in files {
+                parts.push(format!("objects of {} changed", describe_file(f, state)));
             }
             if *args {
                 parts.push("link arguments changed".into());
@@ -225,23 +383,27 @@ pub fn describe_link(d: &LinkDecision) -> String {
                 parts.push("link metadata (native libraries, symbols) changed".into());
             }
             if parts.is_empty() {
-                parts.push("the set of linked crates changed".into());
+                parts.push("the set of linked files changed".into());
             }
             parts.join(", ")
         }
-        LinkDecision::Link(r) => r.to_string(),
+        LinkDecision::Link(LinkReason::NeverLinked) => "never linked by splitlink".into(),
+        LinkDecision::Link(LinkReason::BinaryMissingOrReplaced) => "the binary is missing or is not the one splitlink linked".into(),
+        LinkDecision::Link(LinkReason::InputsUnknown) => "the files it links could not be determined from its .rlink".into(),
     }
 }
 
 /// Explanation text for a dirty reason (kept here so `explain` and the build agree).
-pub fn describe(reason: &DirtyReason, root: &Path) -> String {
+pub fn describe(reason: &DirtyReason, root: &Path, state: &State) -> String {
     match reason {
-        DirtyReason::DepChanged(k) => format!("the interface (.rmeta) of {} changed", short_key(k)),
+        DirtyReason::NeverBuilt => "not built by splitlink yet".into(),
+        DirtyReason::InvocationChanged => "its rustc invocation changed".into(),
+        DirtyReason::DepChanged(k) => format!("the interface (.rmeta) of {k} changed"),
+        DirtyReason::EnvChanged(v) => format!("environment variable {v} changed"),
         DirtyReason::ObjectsNeededForLink(r) => {
-            format!("a link is needed ({}) and the objects of the last compile were consumed", describe_link(&LinkDecision::Link(r.clone())))
+            format!("a link is needed ({}) and the objects of the last compile were consumed", describe_link(&LinkDecision::Link(r.clone()), state))
         }
         DirtyReason::SourceChanged(p) => format!("{} changed", p.strip_prefix(root).unwrap_or(p).display()),
         DirtyReason::SourceMissing(p) => format!("{} was deleted", p.strip_prefix(root).unwrap_or(p).display()),
-        other => other.to_string(),
     }
 }

@@ -4,8 +4,9 @@
 //! Invariants: nothing is watched recursively; `target/` (any directory holding a
 //! `CACHEDIR.TAG`, and the selection's target dir) and `.git/` are never registered, so a build
 //! costs the watcher nothing. The watch set is derived from the engine's list of files whose
-//! change can change the build (dep-info sources and capture triggers) plus the packages' `src/`
-//! trees (so new modules are seen), walked with `.gitignore`/`.ignore` honoured.
+//! change can change the build (dep-info sources, capture triggers, build scripts' inputs) plus
+//! the packages' `src/`, `examples/`, `tests/` and `benches/` trees (so new modules and new
+//! targets are seen), walked with `.gitignore`/`.ignore` honoured.
 
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
@@ -134,7 +135,12 @@ pub fn scan(root: &Path, target_dir: &Path) -> Scan {
             manifests.insert(e.into_path());
         }
     }
-    let srcs: Vec<PathBuf> = manifests.iter().filter_map(|m| m.parent().map(|d| d.join("src"))).collect();
+    // `src/` (modules, `src/bin/`) and the other directories cargo finds targets in.
+    let srcs: Vec<PathBuf> = manifests
+        .iter()
+        .filter_map(|m| m.parent())
+        .flat_map(|d| ["src", "examples", "tests", "benches"].map(|s| d.join(s)))
+        .collect();
     let src_dirs = dirs.into_iter().filter(|d| srcs.iter().any(|s| d.starts_with(s))).collect();
     Scan { manifests, src_dirs }
 }
@@ -161,6 +167,18 @@ impl Plan {
             dirs: scan.src_dirs.clone(),
             missing: BTreeSet::new(),
         };
+        // Target directories that do not exist yet: creating one (and a target in it) is seen
+        // from the package directory.
+        for m in &scan.manifests {
+            let Some(pkg) = m.parent() else { continue };
+            for d in crate::discover::TARGET_DIRS {
+                let d = pkg.join(d);
+                if !d.is_dir() && !excluded(&d, target_dir) {
+                    p.missing.insert(d.clone());
+                    p.src_dirs.insert(d);
+                }
+            }
+        }
         for f in &p.files {
             let Some(parent) = f.parent() else { continue };
             for a in parent.ancestors() {

@@ -6,6 +6,7 @@
 //! (`rustc -vV`, target-info probes, build scripts probing the compiler) passes straight through.
 
 use crate::exec::{self, CompiledObjects, Step};
+use crate::fingerprint::{self, LinkDecision, LinkInputs};
 use crate::invocation::Invocation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -17,11 +18,12 @@ use std::path::{Path, PathBuf};
 pub enum SplitOutcome {
     /// Not a linkable crate type: run as cargo asked.
     NotLinkable,
-    /// Compiled with `-Zno-link`, then linked (or the link failed: `linked == false`).
-    Split { objects: CompiledObjects, linked: bool },
+    /// Compiled with `-Zno-link`, then linked (or the link failed: `linked == false`) from
+    /// `link` (`None`: the linked files could not be determined).
+    Split { objects: CompiledObjects, linked: bool, link: Option<LinkInputs> },
     /// Compiled with `-Zno-link`; the objects (and everything else the link reads) are those of
     /// the binary on disk, so it was not linked again.
-    LinkSkipped { objects: CompiledObjects },
+    LinkSkipped { objects: CompiledObjects, link: LinkInputs },
     /// The split did not work for reasons that are not the user's code; ran unsplit.
     Fallback { reason: String },
 }
@@ -125,79 +127,49 @@ fn split(inv: &Invocation, capture_dir: &Path) -> (SplitOutcome, i32) {
         Ok(o) => o,
         Err(e) => return fallback(inv, format!("cannot fingerprint the objects: {e}")),
     };
-    if link_unchanged(inv, &objects, capture_dir) {
-        exec::remove_split_leftovers(inv);
-        return (SplitOutcome::LinkSkipped { objects }, 0);
+    let state = capture_dir.parent().and_then(Path::parent).map(crate::state::State::load);
+    let mut cache = state.as_ref().map(|s| s.cache.clone()).unwrap_or_default();
+    let link = fingerprint::measure(inv, &objects.digests, objects.rlink, &mut cache);
+    if let (Some(state), Some(now)) = (&state, &link) {
+        if link_unchanged(inv, now, state) {
+            exec::remove_split_leftovers(inv);
+            return (SplitOutcome::LinkSkipped { objects, link: now.clone() }, 0);
+        }
     }
-    let link = match exec::run(inv, Step::LinkOnly) {
+    let out = match exec::run(inv, Step::LinkOnly) {
         Ok(o) => o,
         Err(e) => return fallback(inv, format!("cannot run rustc -Zlink-only: {e}")),
     };
-    if let Some(reason) = exec::split_problem(&link) {
+    if let Some(reason) = exec::split_problem(&out) {
         return fallback(inv, reason);
     }
-    forward(&link);
-    if link.success() {
+    forward(&out);
+    if out.success() {
         exec::keep_binary(inv);
     }
-    let code = link.code.unwrap_or(101);
-    (SplitOutcome::Split { objects, linked: link.success() }, code)
+    let code = out.code.unwrap_or(101);
+    (SplitOutcome::Split { objects, linked: out.success(), link }, code)
 }
 
 /// The link decision of the replay, made under cargo: whether the binary on disk was linked by
 /// splitlink from exactly these objects, these workspace rlibs' objects (hashed now: cargo may
 /// have rebuilt them in this capture), these arguments and this link metadata.
-fn link_unchanged(inv: &Invocation, objects: &CompiledObjects, capture_dir: &Path) -> bool {
-    use crate::db::LinkInputs;
-    use crate::objects::{rlib_object_digests, set_digest};
-    let Some(target_dir) = capture_dir.parent().and_then(Path::parent) else { return false };
-    let state = crate::state::State::load(target_dir);
-    let Some((key, u)) = state.units.iter().find(|(_, u)| {
-        let i = &u.spec.invocation;
-        i.stem() == inv.stem() && i.out_dir() == inv.out_dir() && i.is_test() == inv.is_test()
-    }) else {
-        return false;
-    };
-    let Some(last) = &u.built.last_link else { return false };
+fn link_unchanged(inv: &Invocation, now: &LinkInputs, state: &crate::state::State) -> bool {
+    let Some(bin) = inv.linked_output() else { return false };
+    let Some(u) = state.units.values().find(|u| u.spec.invocation.linked_output().as_ref() == Some(&bin)) else { return false };
     if u.spec.invocation.args != inv.args {
         return false;
     }
     // The binary must be the one splitlink linked; cargo deletes it before recompiling the
     // unit, so it may have to come back from where splitlink kept it.
-    let Some(recorded) = u.spec.invocation.linked_output().and_then(|b| u.built.outputs.iter().find(|(p, _)| *p == b).map(|(_, s)| *s)) else {
-        return false;
-    };
-    let Some(bin) = inv.linked_output() else { return false };
+    let Some(recorded) = u.built.outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s) else { return false };
     let bin_ok = crate::digest::Stamp::of(&bin).is_some_and(|s| s.same_output(&recorded));
     let kept = exec::kept_binary(inv).filter(|k| crate::digest::Stamp::of(k).is_some_and(|s| s.same_output(&recorded)));
-    if !bin_ok && kept.is_none() {
-        return false;
-    }
-    let Some(version) = state.selections.values().find(|s| s.units.contains(key)).map(|s| s.rustc_version.clone()) else {
-        return false;
-    };
-    let mut deps = Vec::new();
-    for d in crate::build::transitive_dep_keys(key, &state) {
-        let Some(du) = state.units.get(&d) else { return false };
-        if !du.spec.replayable() {
-            continue;
-        }
-        let digests = match du.spec.invocation.outputs().iter().find(|p| p.extension().is_some_and(|e| e == "rlib")) {
-            Some(rlib) => match rlib_object_digests(rlib) {
-                Ok(d) => d,
-                Err(_) => return false,
-            },
-            None => du.built.objects.clone(),
-        };
-        deps.push((d, set_digest("rlib-objects", &digests)));
-    }
-    deps.sort();
-    let now = LinkInputs { own: set_digest("own-objects", &objects.digests), deps, args: u.spec.link_args_digest(&version), rlink: Some(objects.rlink) };
-    if now != *last {
+    if fingerprint::decide(u.built.last_link.as_ref(), Some(now), bin_ok || kept.is_some()) != LinkDecision::UpToDate {
         return false;
     }
     if !bin_ok {
-        let kept = kept.expect("checked above");
+        let Some(kept) = kept else { return false };
         let _ = std::fs::remove_file(&bin);
         if std::fs::hard_link(&kept, &bin).is_err() {
             return false;

@@ -267,7 +267,7 @@ impl MainLoop {
                 for ws in &self.workspaces {
                     text.push_str(&format!("workspace {}\n", ws.root.display()));
                     match ws.engine.explanation() {
-                        Some(ex) => text.push_str(&explain_text(ex)),
+                        Some(ex) => text.push_str(&ex.render()),
                         None => text.push_str("no build yet\n"),
                     }
                 }
@@ -604,25 +604,3 @@ impl Sink for LspSink<'_> {
     }
 }
 
-fn explain_text(ex: &splitlink_engine::state::Explanation) -> String {
-    use splitlink_engine::db::LinkDecision;
-    use splitlink_engine::state::{describe_link, short_key};
-    let mut s = String::new();
-    match &ex.cargo {
-        Some(r) => s.push_str(&format!("cargo: invoked ({r})\n")),
-        None => s.push_str("cargo: not invoked\n"),
-    }
-    for (k, why) in &ex.compiled {
-        s.push_str(&format!("compiled {}: {why}\n", short_key(k)));
-    }
-    for (k, d) in &ex.links {
-        if *d != LinkDecision::NotLinkable {
-            let verb = if *d == LinkDecision::UpToDate { "link skipped" } else { "linked" };
-            s.push_str(&format!("{verb} {}: {}\n", short_key(k), describe_link(d)));
-        }
-    }
-    for (k, why) in ex.fallbacks.iter().chain(ex.failed.iter()) {
-        s.push_str(&format!("{}: {why}\n", short_key(k)));
-    }
-    s
-}

@@ -155,15 +155,13 @@ fn run() -> anyhow::Result<ExitCode> {
                 }
             };
             if args.explain {
-                let (ex, _, root) = splitlink_engine::explain(&sel, &cwd)?;
-                eprint!("{}", render::explanation(&ex, &root));
+                eprint!("{}", splitlink_engine::explain(&sel, &cwd)?.render());
             }
             Ok(if summary.success { ExitCode::SUCCESS } else { ExitCode::from(101) })
         }
         Command::Watch(args) => watch::run(args, &cwd),
         Command::Explain(args) => {
-            let (ex, _, root) = splitlink_engine::explain(&args.selection(), &cwd)?;
-            print!("{}", render::explanation(&ex, &root));
+            print!("{}", splitlink_engine::explain(&args.selection(), &cwd)?.render());
             Ok(ExitCode::SUCCESS)
         }
         Command::Lsp(_) => Ok(ExitCode::from(splitlink_lsp::run_stdio().clamp(0, 255) as u8)),

@@ -1,11 +1,9 @@
 //! Rendering build events: cargo-style status lines and diagnostics on the terminal, or
 //! cargo-compatible JSON messages on stdout.
 
-use splitlink_engine::state::Explanation;
 use splitlink_engine::strip_ansi;
 use splitlink_engine::{BuildEvent, BuildSummary, Sink, UnitInfo};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
 
 /// `eprintln!` as a single write, so that a line of a running child (`watch --run`) never lands
 /// in the middle of one of ours.
@@ -147,6 +145,7 @@ impl Sink for Renderer {
                 }
             }
             BuildEvent::Warning(w) => eline!("{}", self.text(&w)),
+            BuildEvent::CargoOutput(line) => eline!("{}", self.text(&line)),
             BuildEvent::Finished(s) => self.finished(&s),
         }
     }
@@ -202,33 +201,3 @@ impl Renderer {
     }
 }
 
-/// `splitlink explain`: the last build, unit by unit.
-pub fn explanation(ex: &Explanation, _root: &Path) -> String {
-    use splitlink_engine::db::LinkDecision;
-    use splitlink_engine::state::{describe_link, short_key};
-    let mut s = String::new();
-    match &ex.cargo {
-        Some(r) => s.push_str(&format!("cargo: invoked ({r})\n")),
-        None => s.push_str("cargo: not invoked (replayed the captured rustc invocations)\n"),
-    }
-    if ex.compiled.is_empty() {
-        s.push_str("compiled: nothing (every unit's sources, dependencies and flags unchanged)\n");
-    }
-    for (k, why) in &ex.compiled {
-        s.push_str(&format!("compiled {}: {why}\n", short_key(k)));
-    }
-    for (k, d) in &ex.links {
-        match d {
-            LinkDecision::UpToDate => s.push_str(&format!("link skipped {}: {}\n", short_key(k), describe_link(d))),
-            LinkDecision::Link(_) => s.push_str(&format!("linked {}: {}\n", short_key(k), describe_link(d))),
-            LinkDecision::NotLinkable => {}
-        }
-    }
-    for (k, why) in &ex.fallbacks {
-        s.push_str(&format!("fallback {}: {why}\n", short_key(k)));
-    }
-    for (k, why) in &ex.failed {
-        s.push_str(&format!("failed {}: {why}\n", short_key(k)));
-    }
-    s
-}

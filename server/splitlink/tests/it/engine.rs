@@ -27,4 +27,23 @@ macro_rules! fixtures {
     ($($name:ident),* $(,)?) => { $( #[test] fn $name() { run(&stringify!($name).replace('_', "-")); } )* };
 }
 
-fixtures!(bin_and_lib, new_module, manifest_change, build_script, two_bins, proc_macro, cdylib, compile_error, deleted_binary, cargo_interleaved, link_error, warnings, build_script_default_rerun);
+fixtures!(
+    bin_and_lib,
+    new_module,
+    manifest_change,
+    build_script,
+    two_bins,
+    proc_macro,
+    cdylib,
+    compile_error,
+    deleted_binary,
+    cargo_interleaved,
+    link_error,
+    warnings,
+    build_script_default_rerun,
+    same_name_lib_bin,
+    discovered_targets,
+    outside_path_dep,
+    root_build_script_nested,
+    script_out_dir,
+);

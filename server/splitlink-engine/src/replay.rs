@@ -1,0 +1,697 @@
+//! The replay: the loop that owns the salsa database for one build. It sets the db's inputs
+//! from what is on disk, then loops over one closed [`Event`] enum, starting compiles and links
+//! as the db says they are ready (on executor threads) and feeding their measured outputs back
+//! as inputs, until nothing is left to do.
+//!
+//! Invariant: this loop is the only writer of the database's inputs.
+
+use crate::db::{self, BuiltWith, Db, File, Graph, LinkFile, Unit};
+use crate::depinfo;
+use crate::digest::{Digest, Stamp, StatCache};
+use crate::events::{BuildEvent, BuildSummary, Sink, UnitInfo};
+use crate::exec::{self, Cancel, CompiledObjects, RunOutput, Step};
+use crate::fingerprint::{self, LinkDecision, LinkInputs};
+use crate::state::{describe, describe_link, Explanation, State, UnitKind, UnitSpec};
+use crate::unit::UnitKey;
+use crate::workspace;
+use crate::LinkFailure;
+use salsa::Setter;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Instant;
+
+/// What the executor measured of a unit's outputs after a successful compile.
+#[derive(Debug, Default)]
+pub struct Measured {
+    pub sources: Vec<PathBuf>,
+    pub env: Vec<(String, Option<String>)>,
+    pub interface: Option<Digest>,
+    pub stamps: Vec<(PathBuf, Stamp)>,
+}
+
+/// Read a unit's dep-info and fingerprint its outputs (I/O: executor side only).
+pub fn measure_outputs(spec: &UnitSpec, cache: &mut StatCache) -> Measured {
+    let inv = &spec.invocation;
+    let dep = inv
+        .dep_info_path()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .map(|t| depinfo::parse(&t, &inv.cwd))
+        .unwrap_or_default();
+    let interface = match spec.kind {
+        UnitKind::Lib | UnitKind::ProcMacro => inv.interface_output().and_then(|p| cache.digest(&p).ok().flatten()),
+        _ => None,
+    };
+    let stamps = inv.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
+    Measured { sources: dep.files, env: dep.env, interface, stamps }
+}
+
+pub fn unit_info(spec: &UnitSpec) -> UnitInfo {
+    let path = if spec.kind == UnitKind::Linkable {
+        spec.uplifts.first().map(|(_, to)| to.clone()).or_else(|| spec.invocation.linked_output())
+    } else {
+        None
+    };
+    UnitInfo {
+        package: spec.key.package_name(),
+        target: spec.key.name.clone(),
+        kind: spec.key.kind.clone(),
+        path,
+        package_id: spec.key.package_id.clone(),
+        version: spec.key.version(),
+        manifest_path: spec.manifest_path.clone(),
+        target_json: spec.target.clone(),
+    }
+}
+
+/// The value a compile would now observe for each environment variable it read.
+fn env_now(spec: &UnitSpec, names: &[(String, Option<String>)]) -> Vec<(String, Option<String>)> {
+    names
+        .iter()
+        .map(|(k, _)| (k.clone(), spec.invocation.env.get(k).cloned().or_else(|| std::env::var(k).ok())))
+        .collect()
+}
+
+/// The single event type of the build loop.
+enum Event {
+    Compiled { key: UnitKey, out: RunOutput, split: Option<SplitCompile>, fallback: Option<String>, measured: Measured, ms: u64 },
+    Linked { key: UnitKey, out: RunOutput, fallback: Option<String>, ms: u64 },
+}
+
+/// What a `-Zno-link` compile left for its link.
+struct SplitCompile {
+    objects: CompiledObjects,
+    /// The files the link will read (`None`: unknown, the link always runs).
+    link_files: Option<Vec<PathBuf>>,
+}
+
+/// The salsa database and its inputs for one selection's graph, kept across builds of a
+/// long-running session (rebuilt only after a capture changed the graph).
+pub struct Warm {
+    db: Db,
+    graph: Graph,
+    units: HashMap<UnitKey, Unit>,
+    files: HashMap<PathBuf, File>,
+    link_files: HashMap<PathBuf, LinkFile>,
+    keys: Vec<UnitKey>,
+}
+
+fn file_input(w: &mut Warm, cache: &mut StatCache, p: &Path) -> File {
+    if let Some(f) = w.files.get(p) {
+        return *f;
+    }
+    let d = cache.digest(p).ok().flatten();
+    let f = File::new(&w.db, p.to_path_buf(), d);
+    w.files.insert(p.to_path_buf(), f);
+    f
+}
+
+fn link_file_input(w: &mut Warm, cache: &mut StatCache, p: &Path) -> LinkFile {
+    if let Some(f) = w.link_files.get(p) {
+        return *f;
+    }
+    let d = fingerprint::link_file_digest(p, cache);
+    let f = LinkFile::new(&w.db, p.to_path_buf(), d);
+    w.link_files.insert(p.to_path_buf(), f);
+    f
+}
+
+fn objects_present(spec: &UnitSpec, built: &crate::state::UnitBuilt) -> bool {
+    !built.object_files.is_empty() && built.object_files.iter().all(|f| f.exists()) && spec.invocation.rlink_path().is_some_and(|r| r.exists())
+}
+
+pub(crate) fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
+    let Some(bin) = spec.invocation.linked_output() else { return false };
+    let recorded = outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s);
+    matches!((Stamp::of(&bin), recorded), (Some(now), Some(rec)) if now.same_output(&rec))
+}
+
+/// A database for the selection's graph, inputs from the state.
+pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
+    let sel_state = &state.selections[sel_key];
+    let keys: Vec<UnitKey> = sel_state.units.iter().filter(|k| state.units[*k].spec.replayable()).cloned().collect();
+    let db = Db::default();
+    let graph = Graph::new(&db, vec![]);
+    let mut w = Warm { db, graph, units: HashMap::new(), files: HashMap::new(), link_files: HashMap::new(), keys: keys.clone() };
+    let mut cache = std::mem::take(&mut state.cache);
+    for k in &keys {
+        let u = state.units[k].clone();
+        let source_paths: Vec<PathBuf> = u.built.with.as_ref().map(|b| b.sources.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default();
+        let sources: Vec<File> = source_paths.iter().map(|p| file_input(&mut w, &mut cache, p)).collect();
+        let link_files = u.built.link_files.as_ref().map(|v| v.iter().map(|p| link_file_input(&mut w, &mut cache, p)).collect());
+        let deps: Vec<Unit> = u.spec.deps.iter().filter_map(|d| w.units.get(d).copied()).collect();
+        let linkable = u.spec.split_linkable();
+        let env_names = u.built.with.as_ref().map(|b| b.env.clone()).unwrap_or_default();
+        let unit = Unit::new(
+            &w.db,
+            k.clone(),
+            u.spec.spec_digest(),
+            sources,
+            deps,
+            env_now(&u.spec, &env_names),
+            linkable,
+            u.built.with.clone(),
+            u.built.interface,
+            u.built.objects.clone(),
+            link_files,
+            u.built.rlink,
+            fingerprint::link_args_digest(&u.spec.invocation),
+            u.built.last_link.clone(),
+            !linkable || binary_ok(&u.spec, &u.built.outputs),
+            linkable && objects_present(&u.spec, &u.built),
+        );
+        w.units.insert(k.clone(), unit);
+    }
+    let all: Vec<Unit> = keys.iter().map(|k| w.units[k]).collect();
+    w.graph = Graph::new(&w.db, all);
+    state.cache = cache;
+    w
+}
+
+/// Bring a warm database up to date with the disk: file digests and linked files' digests
+/// (re-read only when their stat changed), binaries present, objects present, environment.
+/// Inputs are set only when their value changed, so unchanged parts keep their memoized results.
+fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache) {
+    let files: Vec<(PathBuf, File)> = w.files.iter().map(|(p, f)| (p.clone(), *f)).collect();
+    for (p, f) in files {
+        let d = cache.digest(&p).ok().flatten();
+        if f.digest(&w.db) != d {
+            f.set_digest(&mut w.db).to(d);
+        }
+    }
+    let link_files: Vec<(PathBuf, LinkFile)> = w.link_files.iter().map(|(p, f)| (p.clone(), *f)).collect();
+    for (p, f) in link_files {
+        let d = fingerprint::link_file_digest(&p, cache);
+        if f.digest(&w.db) != d {
+            f.set_digest(&mut w.db).to(d);
+        }
+    }
+    for k in w.keys.clone() {
+        let u = w.units[&k];
+        let st = &state.units[&k];
+        let linkable = u.linkable(&w.db);
+        let b = !linkable || binary_ok(&st.spec, &st.built.outputs);
+        if u.binary_ok(&w.db) != b {
+            u.set_binary_ok(&mut w.db).to(b);
+        }
+        let o = linkable && objects_present(&st.spec, &st.built);
+        if u.objects_present(&w.db) != o {
+            u.set_objects_present(&mut w.db).to(o);
+        }
+        let env_names = st.built.with.as_ref().map(|b| b.env.clone()).unwrap_or_default();
+        let e = env_now(&st.spec, &env_names);
+        if *u.env_now(&w.db) != e {
+            u.set_env_now(&mut w.db).to(e);
+        }
+    }
+}
+
+struct Loop<'a> {
+    w: &'a mut Warm,
+    state: &'a mut State,
+    cancel: Option<Cancel>,
+    cache: StatCache,
+    root: PathBuf,
+    config_files: Vec<PathBuf>,
+    running: BTreeSet<UnitKey>,
+    failed: BTreeSet<UnitKey>,
+    compiled: Vec<UnitKey>,
+    linked: Vec<UnitKey>,
+    link_skipped: Vec<UnitKey>,
+    explanation: Explanation,
+    snapshots: HashMap<UnitKey, BuiltWith>,
+    pending_link: HashMap<UnitKey, Option<LinkInputs>>,
+    rustc_ms: u64,
+    link_ms: u64,
+}
+
+impl Loop<'_> {
+    fn file(&mut self, p: &Path) -> File {
+        file_input(self.w, &mut self.cache, p)
+    }
+
+    fn spec(&self, key: &UnitKey) -> &UnitSpec {
+        self.state.spec(key)
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.is_cancelled())
+    }
+
+    fn link_failure(&self, key: &UnitKey) -> LinkFailure {
+        let spec = self.spec(key);
+        let mut sources: Vec<PathBuf> = Vec::new();
+        let mut manifest_dirs = Vec::new();
+        for k in std::iter::once(key.clone()).chain(self.state.transitive_deps(key)) {
+            if let Some(u) = self.state.units.get(&k) {
+                if let Some(w) = &u.built.with {
+                    sources.extend(w.sources.iter().map(|(p, _)| p.clone()).filter(|p| p.extension().is_some_and(|e| e == "rs")));
+                }
+                if let Some(d) = u.spec.manifest_path.parent() {
+                    if !manifest_dirs.contains(&d.to_path_buf()) {
+                        manifest_dirs.push(d.to_path_buf());
+                    }
+                }
+            }
+        }
+        LinkFailure {
+            workspace_root: self.root.clone(),
+            cwd: spec.invocation.cwd.clone(),
+            sources,
+            manifest_dirs,
+            config_files: self.config_files.iter().filter(|p| p.exists()).cloned().collect(),
+            root_source: spec.invocation.source().unwrap_or_default(),
+        }
+    }
+
+    /// Report a job's rustc output; returns the compile diagnostics (for replay when fresh).
+    fn emit_stderr(&self, key: &UnitKey, stderr: &[u8], link: bool, sink: &mut dyn Sink) -> Vec<serde_json::Value> {
+        let info = unit_info(self.spec(key));
+        let mut kept = Vec::new();
+        for line in String::from_utf8_lossy(stderr).lines() {
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(v) if v.get("$message_type").and_then(|t| t.as_str()) == Some("diagnostic") => {
+                    let msg = v["message"].as_str().unwrap_or("");
+                    let is_link = link && (msg.starts_with("linking with") || msg.starts_with("linker `") || msg.contains("linker"));
+                    let lf = if is_link { Some(self.link_failure(key)) } else { None };
+                    if !is_link {
+                        kept.push(v.clone());
+                    }
+                    sink.event(BuildEvent::Diagnostic { unit: Some(info.clone()), message: v, link: lf });
+                }
+                Ok(_) => {}
+                Err(_) if line.trim().is_empty() => {}
+                Err(_) => sink.event(BuildEvent::Warning(line.to_string())),
+            }
+        }
+        kept
+    }
+
+    /// A linked file changed on disk (a library this build just compiled): measure it again.
+    fn remeasure_link_file(&mut self, p: &Path) {
+        if let Some(f) = self.w.link_files.get(p).copied() {
+            let d = fingerprint::link_file_digest(p, &mut self.cache);
+            if f.digest(&self.w.db) != d {
+                f.set_digest(&mut self.w.db).to(d);
+            }
+        }
+    }
+}
+
+fn failed_to_run(inv: &crate::invocation::Invocation, e: std::io::Error) -> RunOutput {
+    RunOutput { code: Some(127), stdout: vec![], stderr: format!("error: cannot run {}: {e}\n", inv.rustc.display()).into_bytes() }
+}
+
+fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>) {
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        let run = |step| exec::run_with(exec::command(&spec.invocation, step), cancel.as_ref());
+        let t = Instant::now();
+        let inv = &spec.invocation;
+        let mut split = None;
+        let mut fallback = None;
+        let out = if spec.split_linkable() {
+            exec::remove_split_leftovers(inv);
+            match run(Step::NoLink) {
+                Ok(o) => match exec::split_problem(&o) {
+                    Some(reason) => {
+                        fallback = Some(reason);
+                        exec::remove_split_leftovers(inv);
+                        run(Step::Plain)
+                    }
+                    None if o.success() => match exec::fingerprint_objects(inv) {
+                        Ok(objects) => {
+                            split = Some(SplitCompile { objects, link_files: fingerprint::link_files(inv) });
+                            Ok(o)
+                        }
+                        Err(e) => {
+                            fallback = Some(format!("cannot fingerprint objects: {e}"));
+                            run(Step::Plain)
+                        }
+                    },
+                    None => Ok(o),
+                },
+                Err(e) => Err(e),
+            }
+        } else {
+            run(Step::Plain)
+        };
+        let out = out.unwrap_or_else(|e| failed_to_run(inv, e));
+        let measured = if out.success() { measure_outputs(&spec, &mut StatCache::default()) } else { Measured::default() };
+        let _ = tx.send(Event::Compiled { key, out, split, fallback, measured, ms: t.elapsed().as_millis() as u64 });
+    });
+}
+
+fn spawn_link(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>) {
+    let tx = tx.clone();
+    std::thread::spawn(move || {
+        let run = |step| exec::run_with(exec::command(&spec.invocation, step), cancel.as_ref());
+        let t = Instant::now();
+        let inv = &spec.invocation;
+        let mut fallback = None;
+        let out = match run(Step::LinkOnly) {
+            Ok(o) => match exec::split_problem(&o) {
+                Some(reason) => {
+                    fallback = Some(reason);
+                    exec::remove_split_leftovers(inv);
+                    run(Step::Plain)
+                }
+                None => Ok(o),
+            },
+            Err(e) => Err(e),
+        };
+        let out = out.unwrap_or_else(|e| failed_to_run(inv, e));
+        let _ = tx.send(Event::Linked { key, out, fallback, ms: t.elapsed().as_millis() as u64 });
+    });
+}
+
+/// Hard-link the unit's outputs to where cargo puts them (`target/debug/app`), as cargo does.
+fn uplift(spec: &UnitSpec) {
+    use std::os::unix::fs::MetadataExt;
+    for (from, to) in &spec.uplifts {
+        let same = match (std::fs::metadata(from), std::fs::metadata(to)) {
+            (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+            _ => false,
+        };
+        if same || !from.exists() {
+            continue;
+        }
+        let _ = std::fs::remove_file(to);
+        if std::fs::hard_link(from, to).is_err() {
+            let _ = std::fs::copy(from, to);
+        }
+    }
+}
+
+/// What the capture (if any) of this build did, for the summary and the explanation.
+pub struct CargoPart {
+    pub reason: Option<String>,
+    pub compiled: Vec<UnitKey>,
+    pub linked: Vec<UnitKey>,
+    /// Build scripts splitlink reran instead of going through cargo.
+    pub scripts: Vec<(UnitKey, String)>,
+}
+
+/// Replay the selection's graph: compile and link what is stale.
+#[allow(clippy::too_many_arguments)]
+pub fn replay(
+    cwd: &Path,
+    sel_key: &str,
+    state: &mut State,
+    mut warm: Warm,
+    jobs: usize,
+    sink: &mut dyn Sink,
+    cargo: CargoPart,
+    t0: Instant,
+    cancel: Option<&Cancel>,
+) -> (BuildSummary, Warm) {
+    let sel_state = state.selections[sel_key].clone();
+    let keys: Vec<UnitKey> = warm.keys.clone();
+    let mut cache = std::mem::take(&mut state.cache);
+    crate::build::timing("db ready", t0);
+    refresh(&mut warm, state, &mut cache);
+    crate::build::timing("inputs refreshed", t0);
+    let mut lp = Loop {
+        w: &mut warm,
+        state,
+        cancel: cancel.cloned(),
+        cache,
+        root: sel_state.workspace_root.clone(),
+        config_files: workspace::config_candidates(cwd),
+        running: BTreeSet::new(),
+        failed: BTreeSet::new(),
+        compiled: Vec::new(),
+        linked: Vec::new(),
+        link_skipped: Vec::new(),
+        explanation: Explanation {
+            cargo: cargo.reason.clone(),
+            scripts: cargo.scripts.clone(),
+            compiled: cargo.compiled.iter().map(|k| (k.clone(), "compiled by cargo".to_string())).collect(),
+            ..Default::default()
+        },
+        snapshots: HashMap::new(),
+        pending_link: HashMap::new(),
+        rustc_ms: 0,
+        link_ms: 0,
+    };
+
+    let (tx, rx) = mpsc::channel::<Event>();
+    loop {
+        // Start what is ready.
+        let stopping = lp.cancelled();
+        let ready: Vec<Unit> = if stopping { vec![] } else { db::ready_to_compile(&lp.w.db, lp.w.graph).clone() };
+        for u in ready {
+            let key = u.key(&lp.w.db).clone();
+            if lp.running.len() >= jobs.max(1) {
+                break;
+            }
+            if lp.running.contains(&key) || lp.failed.contains(&key) {
+                continue;
+            }
+            let reason = db::dirty(&lp.w.db, u).expect("ready units are dirty");
+            lp.explanation.compiled.push((key.clone(), describe(&reason, &lp.root, lp.state)));
+            lp.snapshots.insert(key.clone(), db::current_inputs(&lp.w.db, u));
+            let spec = lp.spec(&key).clone();
+            sink.event(BuildEvent::Compiling(unit_info(&spec)));
+            lp.running.insert(key.clone());
+            spawn_compile(&tx, key, spec, lp.cancel.clone());
+        }
+        let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
+        for u in links {
+            let key = u.key(&lp.w.db).clone();
+            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= jobs.max(1) {
+                continue;
+            }
+            let decision = db::link_decision(&lp.w.db, u);
+            let why = describe_link(&decision, lp.state);
+            lp.explanation.links.push((key.clone(), decision, why));
+            lp.pending_link.insert(key.clone(), db::link_inputs(&lp.w.db, u));
+            let spec = lp.spec(&key).clone();
+            sink.event(BuildEvent::Linking(unit_info(&spec)));
+            lp.running.insert(key.clone());
+            spawn_link(&tx, key, spec, lp.cancel.clone());
+        }
+        if lp.running.is_empty() {
+            break;
+        }
+        let Ok(ev) = rx.recv() else { break };
+        handle(&mut lp, ev, sink);
+    }
+
+    // Linkables compiled in this build whose objects did not change: skip, clean up.
+    for k in &keys {
+        let u = lp.w.units[k];
+        if !u.linkable(&lp.w.db) || lp.failed.contains(k) {
+            continue;
+        }
+        let compiled_now = lp.compiled.contains(k) && !lp.linked.contains(k);
+        if db::dirty(&lp.w.db, u).is_none() && db::link_decision(&lp.w.db, u) == LinkDecision::UpToDate && u.objects_present(&lp.w.db) {
+            let spec = lp.spec(k).clone();
+            exec::remove_split_leftovers(&spec.invocation);
+            u.set_objects_present(&mut lp.w.db).to(false);
+            lp.state.units.get_mut(k).unwrap().built.object_files.clear();
+            if compiled_now {
+                lp.link_skipped.push(k.clone());
+                let why = describe_link(&LinkDecision::UpToDate, lp.state);
+                lp.explanation.links.push((k.clone(), LinkDecision::UpToDate, why));
+                sink.event(BuildEvent::LinkSkipped(unit_info(&spec)));
+            }
+        }
+    }
+    // Not-yet-built units blocked by a failure count as failed too.
+    let blocked: Vec<UnitKey> = keys.iter().filter(|k| db::dirty(&lp.w.db, lp.w.units[*k]).is_some() && !lp.failed.contains(*k)).cloned().collect();
+    for k in &blocked {
+        lp.explanation.failed.push((k.to_string(), "not built: a dependency failed".into()));
+    }
+    for k in &keys {
+        uplift(lp.spec(k));
+    }
+
+    let success = lp.failed.is_empty() && blocked.is_empty();
+    let mut compiled: Vec<UnitKey> = cargo.compiled.iter().filter(|k| keys.contains(k)).cloned().collect();
+    compiled.extend(lp.compiled.iter().cloned());
+    let mut linked: Vec<UnitKey> = cargo.linked.clone();
+    linked.extend(lp.linked.iter().cloned());
+
+    if cargo.reason.is_none() {
+        // Fresh units' diagnostics from their last compile, as cargo replays them.
+        for k in &keys {
+            if lp.compiled.contains(k) || lp.failed.contains(k) {
+                continue;
+            }
+            let st = &lp.state.units[k];
+            for m in &st.built.messages {
+                sink.event(BuildEvent::Diagnostic { unit: Some(unit_info(&st.spec)), message: m.clone(), link: None });
+            }
+        }
+        // cargo's JSON messages for a replayed build: dependencies fresh, workspace units as built.
+        for m in &sel_state.other_messages {
+            sink.event(BuildEvent::CargoMessage(m.clone()));
+        }
+        for k in &keys {
+            if lp.failed.contains(k) || blocked.contains(k) {
+                continue;
+            }
+            let mut a = lp.spec(k).artifact.clone();
+            a["fresh"] = serde_json::Value::Bool(!compiled.contains(k));
+            sink.event(BuildEvent::CargoMessage(a));
+        }
+    }
+
+    let binaries = keys
+        .iter()
+        .map(|k| lp.spec(k))
+        .filter(|s| s.kind == UnitKind::Linkable && !s.invocation.is_test())
+        .filter_map(|s| unit_info(s).path.map(|p| (s.name().to_string(), p)))
+        .collect();
+    let infos = |ks: &[UnitKey], st: &State| ks.iter().filter_map(|k| st.units.get(k)).map(|u| unit_info(&u.spec)).collect::<Vec<_>>();
+    let cancelled = lp.cancelled();
+    let summary = BuildSummary {
+        success: success && !cancelled,
+        cancelled,
+        generation: 0,
+        compiled: infos(&compiled, lp.state),
+        linked: infos(&linked, lp.state),
+        link_skipped: infos(&lp.link_skipped, lp.state),
+        cargo_invoked: cargo.reason.is_some(),
+        duration_ms: t0.elapsed().as_millis() as u64,
+        profile: sel_state.profile.clone(),
+        profile_desc: sel_state.profile_desc.clone(),
+        rustc_ms: lp.rustc_ms,
+        link_ms: lp.link_ms,
+        binaries,
+    };
+    let explanation = std::mem::take(&mut lp.explanation);
+    let cache = std::mem::take(&mut lp.cache);
+    let state = lp.state;
+    state.cache = cache;
+    state.explanations.insert(sel_key.to_string(), explanation);
+    (summary, warm)
+}
+
+fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
+    match ev {
+        Event::Compiled { key, out, split, fallback, measured, ms } => {
+            lp.running.remove(&key);
+            lp.rustc_ms += ms;
+            let unit = lp.w.units[&key];
+            if let Some(reason) = &fallback {
+                sink.event(BuildEvent::Fallback { unit: unit_info(lp.spec(&key)), reason: reason.clone() });
+                lp.explanation.fallbacks.push((key.clone(), reason.clone()));
+                let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
+                s.split = false;
+                s.fallback_reason = Some(reason.clone());
+                s.digest = Some(s.compute_digest());
+                unit.set_linkable(&mut lp.w.db).to(false);
+            }
+            if !lp.cancelled() {
+                let messages = lp.emit_stderr(&key, &out.stderr, fallback.is_some(), sink);
+                // A failed compile leaves the unit dirty and its outputs (and their messages) as
+                // they were: if the source goes back, the last good compile's messages stand.
+                if out.success() {
+                    lp.state.units.get_mut(&key).unwrap().built.messages = messages;
+                }
+            }
+            if !out.success() {
+                lp.failed.insert(key.clone());
+                return;
+            }
+            lp.compiled.push(key.clone());
+            let spec = lp.spec(&key).clone();
+            if spec.kind == UnitKind::Linkable && !spec.split {
+                // Built with the single original invocation: compiling it linked it.
+                lp.linked.push(key.clone());
+            }
+            let snap = lp.snapshots.remove(&key).expect("snapshot taken at spawn");
+            // Sources as read: digests from before the compile where known (an edit made while
+            // rustc ran stays visible as a change), new files (a new module) hashed now.
+            let mut sources = Vec::new();
+            let mut files = Vec::new();
+            for p in &measured.sources {
+                let f = lp.file(p);
+                files.push(f);
+                let d = snap.sources.iter().find(|(sp, _)| sp == p).map(|(_, d)| *d).unwrap_or_else(|| f.digest(&lp.w.db));
+                sources.push((p.clone(), d));
+            }
+            let built = BuiltWith { spec: spec.spec_digest(), sources, deps: snap.deps.clone(), env: measured.env.clone() };
+            unit.set_sources(&mut lp.w.db).to(files);
+            unit.set_env_now(&mut lp.w.db).to(env_now(&spec, &measured.env));
+            unit.set_built(&mut lp.w.db).to(Some(built.clone()));
+            unit.set_spec(&mut lp.w.db).to(spec.spec_digest());
+            unit.set_interface(&mut lp.w.db).to(measured.interface);
+            // A library's rlib is a file its dependents link.
+            for o in spec.invocation.outputs() {
+                lp.remeasure_link_file(&o);
+            }
+            let link_files = match &split {
+                Some(SplitCompile { link_files: Some(v), .. }) if fallback.is_none() => {
+                    let mut inputs = Vec::new();
+                    for p in v {
+                        let f = link_file_input(lp.w, &mut lp.cache, p);
+                        let d = fingerprint::link_file_digest(p, &mut lp.cache);
+                        if f.digest(&lp.w.db) != d {
+                            f.set_digest(&mut lp.w.db).to(d);
+                        }
+                        inputs.push(f);
+                    }
+                    Some(inputs)
+                }
+                _ => None,
+            };
+            let st = &mut lp.state.units.get_mut(&key).unwrap().built;
+            st.with = Some(built);
+            st.interface = measured.interface;
+            st.outputs = measured.stamps.clone();
+            if let (Some(c), None) = (split, &fallback) {
+                unit.set_objects(&mut lp.w.db).to(c.objects.digests.clone());
+                unit.set_rlink(&mut lp.w.db).to(Some(c.objects.rlink));
+                unit.set_link_files(&mut lp.w.db).to(link_files);
+                unit.set_objects_present(&mut lp.w.db).to(true);
+                st.objects = c.objects.digests;
+                st.rlink = Some(c.objects.rlink);
+                st.object_files = c.objects.files;
+                st.link_files = c.link_files;
+            }
+        }
+        Event::Linked { key, out, fallback, ms } => {
+            lp.running.remove(&key);
+            lp.link_ms += ms;
+            let unit = lp.w.units[&key];
+            let spec = lp.spec(&key).clone();
+            if let Some(reason) = &fallback {
+                sink.event(BuildEvent::Fallback { unit: unit_info(&spec), reason: reason.clone() });
+                lp.explanation.fallbacks.push((key.clone(), reason.clone()));
+                let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
+                s.split = false;
+                s.fallback_reason = Some(reason.clone());
+            }
+            if !lp.cancelled() {
+                let _ = lp.emit_stderr(&key, &out.stderr, true, sink);
+            }
+            let inputs = lp.pending_link.remove(&key).flatten();
+            if !out.success() {
+                lp.failed.insert(key.clone());
+                let present = spec.invocation.rlink_path().is_some_and(|r| r.exists());
+                unit.set_objects_present(&mut lp.w.db).to(present);
+                return;
+            }
+            lp.linked.push(key.clone());
+            let stamps: Vec<(PathBuf, Stamp)> = spec.invocation.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
+            exec::remove_split_leftovers(&spec.invocation);
+            exec::keep_binary(&spec.invocation);
+            unit.set_last_link(&mut lp.w.db).to(inputs.clone());
+            unit.set_binary_ok(&mut lp.w.db).to(true);
+            unit.set_objects_present(&mut lp.w.db).to(false);
+            if fallback.is_some() {
+                unit.set_linkable(&mut lp.w.db).to(false);
+                let s = &mut lp.state.units.get_mut(&key).unwrap().spec;
+                s.digest = Some(s.compute_digest());
+            }
+            let st = &mut lp.state.units.get_mut(&key).unwrap().built;
+            st.last_link = inputs;
+            st.outputs = stamps;
+            st.object_files.clear();
+            uplift(&spec);
+        }
+    }
+}
