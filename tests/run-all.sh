@@ -21,6 +21,14 @@ unset CARGO_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER RUSTC_WOR
 
 cargo build --workspace --locked --all-targets
 status=0
+# Style: rustfmt (rustfmt.toml) and clippy with warnings as errors.
+for c in rustfmt clippy; do
+    if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then
+        rustup component add "$c" || echo "warning: could not install $c" >&2
+    fi
+done
+cargo fmt --all --check || { echo "error: cargo fmt --all --check found unformatted code (run cargo fmt --all)" >&2; status=1; }
+cargo clippy --workspace --all-targets --locked -- -D warnings || status=$?
 cargo test --workspace --locked --no-fail-fast -- --test-threads="${SPLITLINK_TEST_THREADS:-2}" || status=$?
 
 # `splitlink lsp` end to end over stdio, with the library VS Code's client uses (npm).

@@ -108,7 +108,8 @@ fn splitlink_binary(repo: &Path, given: Option<&Path>) -> Result<PathBuf> {
         return p.canonicalize().with_context(|| format!("no splitlink binary at {}", p.display()));
     }
     eprintln!("== building the release splitlink: cargo build --release -p splitlink");
-    let st = Command::new("cargo").args(["build", "--release", "-p", "splitlink"]).current_dir(repo).status().context("cannot run cargo")?;
+    let st =
+        Command::new("cargo").args(["build", "--release", "-p", "splitlink"]).current_dir(repo).status().context("cannot run cargo")?;
     if !st.success() {
         bail!("cargo build --release -p splitlink failed");
     }
@@ -238,7 +239,11 @@ fn bench_workspace(ctx: &Ctx, b: &Bench) -> Result<WsResult> {
         match (run(&sl_side), run(&cargo_side)) {
             (Ok((true, a)), Ok((true, b2))) if a == b2 => res.checks.push(format!("`{shown}`: same output from both copies' binaries")),
             (a, c) => {
-                let msg = format!("`{shown}`: outputs differ or failed (splitlink side: {:?}, cargo side: {:?})", a.map(|x| tail(&x.1, 3)), c.map(|x| tail(&x.1, 3)));
+                let msg = format!(
+                    "`{shown}`: outputs differ or failed (splitlink side: {:?}, cargo side: {:?})",
+                    a.map(|x| tail(&x.1, 3)),
+                    c.map(|x| tail(&x.1, 3))
+                );
                 res.notes.push(msg.clone());
                 res.checks.push(msg);
             }
@@ -331,7 +336,15 @@ fn run() -> Result<bool> {
     }
     if cli.real_check {
         let cmdline: Vec<String> = std::env::args().skip(1).collect();
-        let (text, ok) = realcheck::run(&splitlink, &bench_dir, &cli.real, &cli.ripgrep_version, &cli.cargo_version, cli.real_repeats.unwrap_or(cli.repeats), &cmdline.join(" "))?;
+        let (text, ok) = realcheck::run(
+            &splitlink,
+            &bench_dir,
+            &cli.real,
+            &cli.ripgrep_version,
+            &cli.cargo_version,
+            cli.real_repeats.unwrap_or(cli.repeats),
+            &cmdline.join(" "),
+        )?;
         println!("{text}");
         if cli.write_docs {
             let path = repo.join("docs/real-code.md");
@@ -364,7 +377,10 @@ fn run() -> Result<bool> {
                 Err(e) => skipped.push(format!("{}: {e:#}", b.title)),
             },
             Err(e) => {
-                let msg = format!("real-code workspace SKIPPED: could not fetch or assemble ripgrep {}'s crates (offline machine?): {e:#}", cli.ripgrep_version);
+                let msg = format!(
+                    "real-code workspace SKIPPED: could not fetch or assemble ripgrep {}'s crates (offline machine?): {e:#}",
+                    cli.ripgrep_version
+                );
                 eprintln!("!! {msg}");
                 skipped.push(msg);
             }

@@ -168,7 +168,11 @@ fn fresh_dir(p: &Path) -> Result<()> {
 
 /// Commit the tree to a new git repository (as a checkout of the project would be).
 fn git_commit(dir: &Path) -> Result<()> {
-    for args in [&["init", "-q"][..], &["add", "-A"], &["-c", "user.name=splitlink-bench", "-c", "user.email=bench@splitlink.invalid", "commit", "-q", "-m", "assembled from crates.io"]] {
+    for args in [
+        &["init", "-q"][..],
+        &["add", "-A"],
+        &["-c", "user.name=splitlink-bench", "-c", "user.email=bench@splitlink.invalid", "commit", "-q", "-m", "assembled from crates.io"],
+    ] {
         let st = Command::new("git").args(args).current_dir(dir).status().context("cannot run git")?;
         if !st.success() {
             bail!("git {} failed in {}", args.join(" "), dir.display());
@@ -232,6 +236,10 @@ pub fn assemble_cargo(dir: &Path, version: &str) -> Result<Real> {
     let template = dir.join("template");
     fresh_dir(&template)?;
     copy_dir(&registry_source(&registry, &format!("cargo-{version}"))?, &template, &["target"])?;
+    // Its own workspace (as in its repository), not part of whatever directory holds it.
+    let mut manifest = std::fs::read_to_string(template.join("Cargo.toml"))?;
+    manifest.push_str("\n# Added by splitlink-bench: the package is its own workspace, as in its repository.\n[workspace]\n");
+    std::fs::write(template.join("Cargo.toml"), manifest)?;
     cargo(&["fetch"], &template).context("resolving cargo's published lockfile")?;
     check_targets(&template, &cargo_targets(), &format!("cargo {version}"))?;
     git_commit(&template)?;

@@ -192,7 +192,13 @@ fn check_workspace(splitlink: &Path, dir: &Path, ws: &Workspace, repeats: usize)
         bail!("the first splitlink build failed:\n{}", s.stderr);
     }
     eprintln!("   cargo {:.1} s, splitlink {:.1} s", c.wall_ms / 1000.0, s.wall_ms / 1000.0);
-    let mut out = Outcome { title: ws.title.clone(), versions: ws.real.versions.clone(), first: (s.wall_ms, c.wall_ms), rows: vec![], failures: vec![] };
+    let mut out = Outcome {
+        title: ws.title.clone(),
+        versions: ws.real.versions.clone(),
+        first: (s.wall_ms, c.wall_ms),
+        rows: vec![],
+        failures: vec![],
+    };
     let bin = |side: &Path| side.join("target/debug").join(ws.binary);
     for e in &ws.edits {
         let mut row = Row { edit: e.name, what: e.what, sl: vec![], cargo: vec![], briefs: vec![], explain: String::new() };
@@ -207,7 +213,10 @@ fn check_workspace(splitlink: &Path, dir: &Path, ws: &Workspace, repeats: usize)
                     let f = f.unwrap_or_default();
                     let ctx = format!("{} {} run {i}", ws.name, e.name);
                     if !s.success || !f.success {
-                        out.failures.push(format!("{ctx}: splitlink build failed: {}", s.stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")));
+                        out.failures.push(format!(
+                            "{ctx}: splitlink build failed: {}",
+                            s.stderr.lines().rev().take(5).collect::<Vec<_>>().join(" | ")
+                        ));
                     }
                     if f.cargo_invoked {
                         out.failures.push(format!("{ctx}: went through cargo"));
@@ -237,9 +246,18 @@ fn check_workspace(splitlink: &Path, dir: &Path, ws: &Workspace, repeats: usize)
             let a = behaviour(&bin(&sl_side), &ws.check, &sl_side)?;
             let b = behaviour(&bin(&cargo_side), &ws.check, &cargo_side)?;
             if a != b {
-                out.failures.push(format!("{} {} run {i}: the binaries behave differently:\n  splitlink: {a:?}\n  cargo:     {b:?}", ws.name, e.name));
+                out.failures.push(format!(
+                    "{} {} run {i}: the binaries behave differently:\n  splitlink: {a:?}\n  cargo:     {b:?}",
+                    ws.name, e.name
+                ));
             } else if e.relink && !(a.1.contains(&format!("edit {i}")) || a.2.contains(&format!("edit {i}"))) {
-                out.failures.push(format!("{} {} run {i}: the edit is not visible in `{} {}`: {a:?}", ws.name, e.name, ws.binary, ws.check.join(" ")));
+                out.failures.push(format!(
+                    "{} {} run {i}: the edit is not visible in `{} {}`: {a:?}",
+                    ws.name,
+                    e.name,
+                    ws.binary,
+                    ws.check.join(" ")
+                ));
             }
         }
         out.rows.push(row);
@@ -252,9 +270,8 @@ fn render(outcomes: &[Outcome], skipped: &[String], cmdline: &str, total_s: f64)
     let _ = writeln!(s, "# Real code: splitlink and cargo on ripgrep's and cargo's own layouts\n");
     let _ = writeln!(
         s,
-        "Produced by `cargo run --release -p splitlink-bench -- {cmdline}` in {:.1} min ({}). Each edit is applied to two identical copies; one is built with `splitlink build`, the other with `cargo build`, alternating which goes first; after every edit both binaries run the same command and must behave the same. Times are wall-clock medians.\n",
+        "Produced by `cargo run --release -p splitlink-bench -- {cmdline}` in {:.1} min (2-core machine). Each edit is applied to two identical copies; one is built with `splitlink build`, the other with `cargo build`, alternating which goes first; after every edit both binaries run the same command and must behave the same. Times are wall-clock medians.\n",
         total_s / 60.0,
-        "2-core machine"
     );
     for o in outcomes {
         let _ = writeln!(s, "## {}\n", o.title);
@@ -263,7 +280,16 @@ fn render(outcomes: &[Outcome], skipped: &[String], cmdline: &str, total_s: f64)
         let _ = writeln!(s, "| edit | splitlink | cargo | ratio | splitlink did |\n|---|---:|---:|---:|---|");
         for r in &o.rows {
             let (a, b) = (median(&r.sl), median(&r.cargo));
-            let _ = writeln!(s, "| {} — {} | {:.2} s | {:.2} s | {:.2}× | {} |", r.edit, r.what, a / 1000.0, b / 1000.0, a / b, r.briefs.first().cloned().unwrap_or_default());
+            let _ = writeln!(
+                s,
+                "| {} — {} | {:.2} s | {:.2} s | {:.2}× | {} |",
+                r.edit,
+                r.what,
+                a / 1000.0,
+                b / 1000.0,
+                a / b,
+                r.briefs.first().cloned().unwrap_or_default()
+            );
         }
         let _ = writeln!(s);
         for r in &o.rows {
@@ -286,7 +312,15 @@ fn render(outcomes: &[Outcome], skipped: &[String], cmdline: &str, total_s: f64)
 }
 
 /// Runs the check on the selected workspaces; returns the report and whether every check passed.
-pub fn run(splitlink: &Path, bench_dir: &Path, which: &[String], ripgrep_version: &str, cargo_version: &str, repeats: usize, cmdline: &str) -> Result<(String, bool)> {
+pub fn run(
+    splitlink: &Path,
+    bench_dir: &Path,
+    which: &[String],
+    ripgrep_version: &str,
+    cargo_version: &str,
+    repeats: usize,
+    cmdline: &str,
+) -> Result<(String, bool)> {
     let t0 = std::time::Instant::now();
     let mut outcomes = Vec::new();
     let mut skipped = Vec::new();

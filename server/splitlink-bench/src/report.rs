@@ -25,7 +25,9 @@ impl Finished {
         let s = &v["splitlink"];
         let units = |k: &str| -> Vec<String> {
             s[k].as_array()
-                .map(|a| a.iter().map(|u| format!("{}({})", u["target"].as_str().unwrap_or("?"), u["kind"].as_str().unwrap_or("?"))).collect())
+                .map(|a| {
+                    a.iter().map(|u| format!("{}({})", u["target"].as_str().unwrap_or("?"), u["kind"].as_str().unwrap_or("?"))).collect()
+                })
                 .unwrap_or_default()
         };
         Some(Finished {
@@ -192,7 +194,8 @@ impl ScenarioResult {
         let rustc: Vec<f64> = info.iter().map(|f| f.rustc_ms).collect();
         let link: Vec<f64> = info.iter().map(|f| f.link_ms).collect();
         let dur: Vec<f64> = info.iter().map(|f| f.duration_ms).collect();
-        let overhead: Vec<f64> = self.runs.iter().zip(&info).map(|(r, f)| 100.0 * (r.sl.wall_ms - f.rustc_ms - f.link_ms) / r.sl.wall_ms).collect();
+        let overhead: Vec<f64> =
+            self.runs.iter().zip(&info).map(|(r, f)| 100.0 * (r.sl.wall_ms - f.rustc_ms - f.link_ms) / r.sl.wall_ms).collect();
         let compiled: Vec<usize> = info.iter().map(|f| f.compiled.len()).collect();
         let expect = self.scenario.expect();
         let ok = |f: &Finished| match expect {
@@ -256,8 +259,14 @@ impl Environment {
             .find_map(|l| l.strip_prefix("MemTotal:"))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0.0);
-        let cpu = read("/proc/cpuinfo").lines().find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())).unwrap_or_else(|| "?".into());
-        let os = read("/etc/os-release").lines().find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string())).unwrap_or_else(|| "?".into());
+        let cpu = read("/proc/cpuinfo")
+            .lines()
+            .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()))
+            .unwrap_or_else(|| "?".into());
+        let os = read("/etc/os-release")
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME=").map(|v| v.trim_matches('"').to_string()))
+            .unwrap_or_else(|| "?".into());
         let dirty = !out("git", &["status", "--porcelain"]).is_empty();
         let commit = format!("{}{}", out("git", &["rev-parse", "--short", "HEAD"]), if dirty { " (dirty)" } else { "" });
         Environment {
@@ -293,7 +302,14 @@ pub fn environment_lines(env: &Environment) -> String {
     o
 }
 
-pub fn render(env: &Environment, results: &[WsResult], skipped: &[String], scenarios: &[Scenario], (total_s, build_s): (f64, f64), cmdline: &[String]) -> String {
+pub fn render(
+    env: &Environment,
+    results: &[WsResult],
+    skipped: &[String],
+    scenarios: &[Scenario],
+    (total_s, build_s): (f64, f64),
+    cmdline: &[String],
+) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "## Results\n");
     let _ = writeln!(
@@ -333,11 +349,15 @@ pub fn render(env: &Environment, results: &[WsResult], skipped: &[String], scena
                 f.cargo.max_rss_kb as f64 / 1024.0
             );
         }
-        let _ = writeln!(o, "| scenario | splitlink wall | rustc | link | overhead | compiled | cargo? | link | cargo wall | ratio | peak MB |");
+        let _ = writeln!(
+            o,
+            "| scenario | splitlink wall | rustc | link | overhead | compiled | cargo? | link | cargo wall | ratio | peak MB |"
+        );
         let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---|---|---:|---:|---:|");
         for sr in &r.scenarios {
             let st = sr.stats();
-            let compiled = if st.compiled.0 == st.compiled.1 { st.compiled.0.to_string() } else { format!("{}–{}", st.compiled.0, st.compiled.1) };
+            let compiled =
+                if st.compiled.0 == st.compiled.1 { st.compiled.0.to_string() } else { format!("{}–{}", st.compiled.0, st.compiled.1) };
             let cargo_inv = if st.cargo_invoked == 0 { "no".to_string() } else { format!("yes {}/{}", st.cargo_invoked, st.n) };
             let link = format!(
                 "{} {}",
@@ -398,14 +418,27 @@ pub fn render(env: &Environment, results: &[WsResult], skipped: &[String], scena
         let _ = writeln!(o, "| {target} | {ws} | {sc} | {measured} | {word} |");
     };
     // No-change scenarios: judged on the 300-crate workspace (or the largest generated one).
-    let largest = results.iter().filter_map(|r| r.name.strip_prefix("gen-").and_then(|n| n.parse::<usize>().ok()).map(|n| (n, r))).max_by_key(|(n, _)| *n);
+    let largest = results
+        .iter()
+        .filter_map(|r| r.name.strip_prefix("gen-").and_then(|n| n.parse::<usize>().ok()).map(|n| (n, r)))
+        .max_by_key(|(n, _)| *n);
     if let Some((n, r)) = largest {
-        let label = if n == 300 { "no rustc, decision ≤ 20 ms (300 crates)".to_string() } else { format!("no rustc, decision ≤ 20 ms (300 crates; only {n} measured)") };
+        let label = if n == 300 {
+            "no rustc, decision ≤ 20 ms (300 crates)".to_string()
+        } else {
+            format!("no rustc, decision ≤ 20 ms (300 crates; only {n} measured)")
+        };
         for sr in r.scenarios.iter().filter(|s| s.scenario.expect() == Expect::Nothing) {
             let st = sr.stats();
             // Defined for 300 crates: on a smaller workspace it is reported, not judged.
             let ok = (n >= 300).then_some(st.link_as_expected == st.n && st.failed == 0 && st.sl_med <= 20.0);
-            let measured = format!("wall {} ms (splitlink's own `duration_ms` {}); no rustc and no cargo in {}/{} runs", ms(st.sl_med), ms(st.duration_med), st.link_as_expected, st.n);
+            let measured = format!(
+                "wall {} ms (splitlink's own `duration_ms` {}); no rustc and no cargo in {}/{} runs",
+                ms(st.sl_med),
+                ms(st.duration_med),
+                st.link_as_expected,
+                st.n
+            );
             row(&mut o, &label, &r.name, sr.scenario.name(), measured, ok);
         }
     }
@@ -427,9 +460,16 @@ pub fn render(env: &Environment, results: &[WsResult], skipped: &[String], scena
                     // time; when they overlapped, the sums exceed the wall time and the
                     // difference says nothing: not measurable this way.
                     let (measured, ok) = match st.overhead() {
-                        Overhead::Measured => (format!("{:.1}% ({} ms of {} ms)", st.overhead_pct, ms(st.overhead_ms), ms(st.sl_med)), Some(st.overhead_pct <= 5.0)),
+                        Overhead::Measured => (
+                            format!("{:.1}% ({} ms of {} ms)", st.overhead_pct, ms(st.overhead_ms), ms(st.sl_med)),
+                            Some(st.overhead_pct <= 5.0),
+                        ),
                         Overhead::Overlap => (
-                            format!("not measurable: jobs overlapped (rustc + link sums {} ms > wall {} ms)", ms(st.rustc_med + st.link_med), ms(st.sl_med)),
+                            format!(
+                                "not measurable: jobs overlapped (rustc + link sums {} ms > wall {} ms)",
+                                ms(st.rustc_med + st.link_med),
+                                ms(st.sl_med)
+                            ),
                             None,
                         ),
                         Overhead::ThroughCargo => ("not measurable: went through cargo (no rustc/link times)".to_string(), None),

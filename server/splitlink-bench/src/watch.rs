@@ -21,7 +21,8 @@ fn write_workspace(dir: &Path) -> Result<()> {
         ("util/Cargo.toml", "[package]\nname = \"util\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".to_string()),
         (
             "app/Cargo.toml",
-            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n".to_string(),
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n"
+                .to_string(),
         ),
         ("util/src/lib.rs", lib(0, 0)),
         ("app/src/main.rs", bin(0)),

@@ -25,32 +25,21 @@ fn main() {
     let verbose = args.iter().any(|a| a == "--verbose");
     let as_json = args.iter().any(|a| a == "--json");
     let dir = PathBuf::from(pos[0]).join(pos[1]).join(pos[2]);
-    let dir = dir
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    let dir = dir.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let capture_root = format!("/home/dev/{}", pos[2]);
     let ctx = LinkContext::discover(&dir, &dir.join("src/main.rs"));
     let text = std::fs::read_to_string(dir.join("json.txt")).expect("json.txt");
     for line in text.lines().filter(|l| l.starts_with('{')) {
-        let v: Value = serde_json::from_str(&line.replace(&capture_root, &dir.to_string_lossy()))
-            .expect("json");
+        let v: Value = serde_json::from_str(&line.replace(&capture_root, &dir.to_string_lossy())).expect("json");
         if !is_link_error(&v) {
             continue;
         }
         let rendered = v["message"]["rendered"].as_str().unwrap_or("");
-        println!(
-            "==== before (rustc)\n{}",
-            rendered
-                .replace(&*dir.to_string_lossy(), &capture_root)
-                .trim_end()
-        );
+        println!("==== before (rustc)\n{}", rendered.replace(&*dir.to_string_lossy(), &capture_root).trim_end());
         println!("==== after (splitlink)");
         for d in from_link_error(&v, &ctx) {
             if as_json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&render::to_rustc_json(&d, &dir)).unwrap()
-                );
+                println!("{}", serde_json::to_string_pretty(&render::to_rustc_json(&d, &dir)).unwrap());
             } else {
                 println!("{}", render::human(&d, verbose, &dir));
             }

@@ -33,10 +33,7 @@ pub mod render;
 pub mod rustc;
 mod source;
 
-pub use model::{
-    Applicability, Diagnostic, LinkInfo, LinkKind, Location, Phase, Related, Severity, Suggestion,
-    Tag,
-};
+pub use model::{Applicability, Diagnostic, LinkInfo, LinkKind, Location, Phase, Related, Severity, Suggestion, Tag};
 
 /// Errors of the text-level entry points.
 #[derive(Debug, thiserror::Error)]
@@ -54,11 +51,7 @@ pub fn parse_json_line(line: &str) -> Result<serde_json::Value, Error> {
 /// A rustc diagnostic (JSON) as model diagnostics: a failed link, when `link` gives the context
 /// to map it, becomes one diagnostic per linker error; anything else converts one to one.
 /// `cwd` is rustc's working directory (relative span paths are resolved against it).
-pub fn from_rustc_message(
-    message: &serde_json::Value,
-    link: Option<&linker::LinkContext>,
-    cwd: &std::path::Path,
-) -> Vec<Diagnostic> {
+pub fn from_rustc_message(message: &serde_json::Value, link: Option<&linker::LinkContext>, cwd: &std::path::Path) -> Vec<Diagnostic> {
     match link {
         Some(ctx) if linker::is_link_error(message) => linker::from_link_error(message, ctx),
         _ => rustc::from_json(message, cwd).into_iter().collect(),

@@ -71,14 +71,7 @@ pub struct Location {
 impl Location {
     /// A location covering a single line range `[col_start, col_end)`.
     pub fn on_line(file: PathBuf, line: u32, col_start: u32, col_end: u32) -> Location {
-        Location {
-            file,
-            line_start: line,
-            col_start,
-            line_end: line,
-            col_end: col_end.max(col_start),
-            label: None,
-        }
+        Location { file, line_start: line, col_start, line_end: line, col_end: col_end.max(col_start), label: None }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Location {

@@ -36,21 +36,13 @@ fn expand_tabs(s: &str) -> String {
 
 /// The display width of the first `chars` characters of `line` (tabs = 4).
 fn width_of(line: &str, chars: usize) -> usize {
-    line.chars()
-        .take(chars)
-        .map(|c| if c == '\t' { 4 } else { 1 })
-        .sum()
+    line.chars().take(chars).map(|c| if c == '\t' { 4 } else { 1 }).sum()
 }
 
 /// ` --> path:line:col`, and the source line with carets when readable.
 fn snippet(out: &mut Vec<String>, loc: &Location, gutter: usize, root: &Path) {
     let pad = " ".repeat(gutter);
-    out.push(format!(
-        "{pad}--> {}:{}:{}",
-        display_path(&loc.file, root),
-        loc.line_start,
-        loc.col_start
-    ));
+    out.push(format!("{pad}--> {}:{}:{}", display_path(&loc.file, root), loc.line_start, loc.col_start));
     let Some(src) = SourceFile::read(&loc.file) else {
         return;
     };
@@ -58,18 +50,10 @@ fn snippet(out: &mut Vec<String>, loc: &Location, gutter: usize, root: &Path) {
         return;
     };
     out.push(format!("{pad} |"));
-    out.push(format!(
-        "{:<gutter$} | {}",
-        loc.line_start,
-        expand_tabs(line).trim_end()
-    ));
+    out.push(format!("{:<gutter$} | {}", loc.line_start, expand_tabs(line).trim_end()));
     let nchars = line.chars().count();
     let start = (loc.col_start.max(1) as usize - 1).min(nchars);
-    let end = if loc.line_end > loc.line_start {
-        nchars
-    } else {
-        (loc.col_end.max(1) as usize - 1).min(nchars)
-    };
+    let end = if loc.line_end > loc.line_start { nchars } else { (loc.col_end.max(1) as usize - 1).min(nchars) };
     let lead = width_of(line, start);
     let len = width_of(line, end).saturating_sub(lead).max(1);
     let mut caret = format!("{pad} | {}{}", " ".repeat(lead), "^".repeat(len));
@@ -85,13 +69,7 @@ fn snippet(out: &mut Vec<String>, loc: &Location, gutter: usize, root: &Path) {
 /// locations as `note: …` with their own snippet. `verbose` appends the raw
 /// linker text of link diagnostics. Paths are shown relative to `root`.
 pub fn human(d: &Diagnostic, verbose: bool, root: &Path) -> String {
-    let gutter = d
-        .primary
-        .iter()
-        .chain(d.related.iter().map(|r| &r.location))
-        .map(|l| l.line_start.to_string().len())
-        .max()
-        .unwrap_or(1);
+    let gutter = d.primary.iter().chain(d.related.iter().map(|r| &r.location)).map(|l| l.line_start.to_string().len()).max().unwrap_or(1);
     let pad = " ".repeat(gutter);
     let mut out = vec![header(d)];
     if let Some(p) = &d.primary {
@@ -119,10 +97,7 @@ pub fn human(d: &Diagnostic, verbose: bool, root: &Path) -> String {
     for r in &d.related {
         out.push(String::new());
         out.push(format!("note: {}", r.message));
-        let loc = Location {
-            label: None,
-            ..r.location.clone()
-        };
+        let loc = Location { label: None, ..r.location.clone() };
         snippet(&mut out, &loc, gutter, root);
     }
     let mut s = out.join("\n");
@@ -130,12 +105,7 @@ pub fn human(d: &Diagnostic, verbose: bool, root: &Path) -> String {
     s
 }
 
-fn span_json(
-    loc: &Location,
-    root: &Path,
-    is_primary: bool,
-    replacement: Option<(&str, &str)>,
-) -> Value {
+fn span_json(loc: &Location, root: &Path, is_primary: bool, replacement: Option<(&str, &str)>) -> Value {
     let src = SourceFile::read(&loc.file);
     let (byte_start, byte_end, text) = match &src {
         Some(f) => {
@@ -145,11 +115,7 @@ fn span_json(
                 .filter_map(|n| {
                     let line = f.line(n)?;
                     let len = line.chars().count() as u32 + 1;
-                    let hs = if n == loc.line_start {
-                        loc.col_start
-                    } else {
-                        1
-                    };
+                    let hs = if n == loc.line_start { loc.col_start } else { 1 };
                     let he = if n == loc.line_end { loc.col_end } else { len };
                     Some(json!({ "text": line, "highlight_start": hs, "highlight_end": he }))
                 })
@@ -198,11 +164,7 @@ pub fn to_rustc_json(d: &Diagnostic, root: &Path) -> Value {
         Severity::Ice => "error: internal compiler error",
         s => s.as_str(),
     };
-    let spans: Vec<Value> = d
-        .primary
-        .iter()
-        .map(|p| span_json(p, root, true, None))
-        .collect();
+    let spans: Vec<Value> = d.primary.iter().map(|p| span_json(p, root, true, None)).collect();
     let mut children = Vec::new();
     for n in &d.notes {
         let (lvl, msg) = match n.split_once(": ") {
@@ -212,22 +174,13 @@ pub fn to_rustc_json(d: &Diagnostic, root: &Path) -> Value {
         children.push(child(lvl, msg, Vec::new()));
     }
     for r in &d.related {
-        children.push(child(
-            "note",
-            &r.message,
-            vec![span_json(&r.location, root, true, None)],
-        ));
+        children.push(child("note", &r.message, vec![span_json(&r.location, root, true, None)]));
     }
     for s in &d.suggestions {
         children.push(child(
             "help",
             &s.message,
-            vec![span_json(
-                &s.location,
-                root,
-                true,
-                Some((&s.replacement, s.applicability.as_str())),
-            )],
+            vec![span_json(&s.location, root, true, Some((&s.replacement, s.applicability.as_str())))],
         ));
     }
     json!({

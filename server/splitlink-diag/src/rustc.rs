@@ -19,9 +19,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::linker::is_link_error;
-use crate::model::{
-    Applicability, Diagnostic, Location, Phase, Related, Severity, Suggestion, Tag,
-};
+use crate::model::{Applicability, Diagnostic, Location, Phase, Related, Severity, Suggestion, Tag};
 
 /// The documentation URL of a diagnostic code: rustc error codes
 /// (`E0308`) and clippy lints (`clippy::needless_return`).
@@ -30,9 +28,7 @@ pub fn code_url(code: &str) -> Option<String> {
         return Some(format!("https://doc.rust-lang.org/error_codes/{code}.html"));
     }
     if let Some(lint) = code.strip_prefix("clippy::") {
-        return Some(format!(
-            "https://rust-lang.github.io/rust-clippy/master/index.html#{lint}"
-        ));
+        return Some(format!("https://rust-lang.github.io/rust-clippy/master/index.html#{lint}"));
     }
     None
 }
@@ -43,11 +39,7 @@ fn is_dummy_macro_file(file_name: &str) -> bool {
 
 fn resolve(cwd: &Path, file_name: &str) -> PathBuf {
     let p = Path::new(file_name);
-    crate::source::normalize(&if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        cwd.join(p)
-    })
+    crate::source::normalize(&if p.is_absolute() { p.to_path_buf() } else { cwd.join(p) })
 }
 
 fn num(v: &Value, key: &str) -> u32 {
@@ -75,11 +67,7 @@ pub fn span_location(span: &Value, cwd: &Path) -> Option<Location> {
 fn span_stack(span: &Value) -> Vec<&Value> {
     let mut out = vec![span];
     let mut cur = span;
-    while let Some(next) = cur
-        .get("expansion")
-        .and_then(|e| e.get("span"))
-        .filter(|s| s.is_object())
-    {
+    while let Some(next) = cur.get("expansion").and_then(|e| e.get("span")).filter(|s| s.is_object()) {
         out.push(next);
         cur = next;
         if out.len() > 64 {
@@ -134,14 +122,8 @@ pub fn from_json(msg: &Value, cwd: &Path) -> Option<Diagnostic> {
     if is_link_error(v) {
         d.phase = Phase::Link;
     }
-    d.raw = str_of(v, "rendered")
-        .map(str::to_string)
-        .unwrap_or_else(|| d.message.clone());
-    let code = v
-        .get("code")
-        .and_then(|c| c.get("code"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
+    d.raw = str_of(v, "rendered").map(str::to_string).unwrap_or_else(|| d.message.clone());
+    let code = v.get("code").and_then(|c| c.get("code")).and_then(Value::as_str).map(str::to_string);
     if let Some(c) = &code {
         d.code_url = code_url(c);
         if matches!(
@@ -164,10 +146,7 @@ pub fn from_json(msg: &Value, cwd: &Path) -> Option<Diagnostic> {
     d.code = code;
 
     // Primary location (first primary span), macro stack walked.
-    let primaries: Vec<&Value> = spans
-        .iter()
-        .filter(|s| s.get("is_primary").and_then(Value::as_bool) == Some(true))
-        .collect();
+    let primaries: Vec<&Value> = spans.iter().filter(|s| s.get("is_primary").and_then(Value::as_bool) == Some(true)).collect();
     if let Some(first) = primaries.first() {
         if let Some((loc, depth)) = primary_location(first, cwd) {
             // rust-analyzer: point at the error inside the macro and at the
@@ -186,15 +165,8 @@ pub fn from_json(msg: &Value, cwd: &Path) -> Option<Diagnostic> {
                     if l.same_line(&loc) && l.col_start == loc.col_start {
                         continue;
                     }
-                    let message = if i == 0 {
-                        "actual error occurred here"
-                    } else {
-                        "error originated from macro call here"
-                    };
-                    d.related.push(Related {
-                        location: Location { label: None, ..l },
-                        message: message.to_string(),
-                    });
+                    let message = if i == 0 { "actual error occurred here" } else { "error originated from macro call here" };
+                    d.related.push(Related { location: Location { label: None, ..l }, message: message.to_string() });
                 }
             }
             d.primary = Some(loc);
@@ -203,50 +175,25 @@ pub fn from_json(msg: &Value, cwd: &Path) -> Option<Diagnostic> {
         for s in primaries.iter().skip(1) {
             if let Some(l) = span_location(s, cwd) {
                 let message = l.label.clone().unwrap_or_else(|| "also here".to_string());
-                d.related.push(Related {
-                    location: l,
-                    message,
-                });
+                d.related.push(Related { location: l, message });
             }
         }
     }
     // Labelled secondary spans.
-    for s in spans
-        .iter()
-        .filter(|s| s.get("is_primary").and_then(Value::as_bool) != Some(true))
-    {
-        if let (Some(l), Some(label)) = (
-            span_location(s, cwd),
-            str_of(s, "label").filter(|l| !l.is_empty()),
-        ) {
-            d.related.push(Related {
-                location: l,
-                message: label.to_string(),
-            });
+    for s in spans.iter().filter(|s| s.get("is_primary").and_then(Value::as_bool) != Some(true)) {
+        if let (Some(l), Some(label)) = (span_location(s, cwd), str_of(s, "label").filter(|l| !l.is_empty())) {
+            d.related.push(Related { location: l, message: label.to_string() });
         }
     }
     // Children.
-    for child in v
-        .get("children")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for child in v.get("children").and_then(Value::as_array).into_iter().flatten() {
         let cmsg = str_of(child, "message").unwrap_or("").to_string();
         let level = str_of(child, "level").unwrap_or("note");
-        let level = if level == "failure-note" {
-            "note"
-        } else {
-            level
-        };
+        let level = if level == "failure-note" { "note" } else { level };
         let cspans: Vec<&Value> = child
             .get("spans")
             .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter(|s| s.get("is_primary").and_then(Value::as_bool) == Some(true))
-                    .collect()
-            })
+            .map(|a| a.iter().filter(|s| s.get("is_primary").and_then(Value::as_bool) == Some(true)).collect())
             .unwrap_or_default();
         if cspans.is_empty() {
             d.notes.push(format!("{level}: {cmsg}"));
@@ -259,10 +206,7 @@ pub fn from_json(msg: &Value, cwd: &Path) -> Option<Diagnostic> {
                     d.suggestions.push(Suggestion {
                         location: Location { label: None, ..l },
                         replacement: rep.to_string(),
-                        applicability: Applicability::from_rustc(str_of(
-                            s,
-                            "suggestion_applicability",
-                        )),
+                        applicability: Applicability::from_rustc(str_of(s, "suggestion_applicability")),
                         message: cmsg.clone(),
                     });
                 }
@@ -277,10 +221,7 @@ pub fn from_json(msg: &Value, cwd: &Path) -> Option<Diagnostic> {
             message.push_str(&replacements.join(", "));
         }
         if let Some(l) = span_location(cspans[0], cwd) {
-            d.related.push(Related {
-                location: Location { label: None, ..l },
-                message,
-            });
+            d.related.push(Related { location: Location { label: None, ..l }, message });
         }
     }
     Some(d)
@@ -303,20 +244,14 @@ mod tests {
 
     #[test]
     fn urls() {
-        assert_eq!(
-            code_url("E0308").as_deref(),
-            Some("https://doc.rust-lang.org/error_codes/E0308.html")
-        );
+        assert_eq!(code_url("E0308").as_deref(), Some("https://doc.rust-lang.org/error_codes/E0308.html"));
         assert!(code_url("unused_variables").is_none());
-        assert!(code_url("clippy::needless_return")
-            .unwrap()
-            .ends_with("#needless_return"));
+        assert!(code_url("clippy::needless_return").unwrap().ends_with("#needless_return"));
     }
 
     #[test]
     fn non_diagnostics_are_skipped() {
-        let art =
-            serde_json::json!({"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"});
+        let art = serde_json::json!({"$message_type":"artifact","artifact":"x.rmeta","emit":"metadata"});
         assert!(from_json(&art, Path::new("/w")).is_none());
         let fin = serde_json::json!({"reason":"build-finished","success":true});
         assert!(from_json(&fin, Path::new("/w")).is_none());

@@ -62,9 +62,7 @@ pub(crate) struct Item {
 impl Item {
     /// The value of `#[name = "value"]` (also inside `unsafe(…)`), if present.
     pub fn attr_value(&self, name: &str) -> Option<String> {
-        self.attrs
-            .iter()
-            .find_map(|a| attr_key_value(&a.text, name))
+        self.attrs.iter().find_map(|a| attr_key_value(&a.text, name))
     }
 
     /// Whether the item carries `#[name]` or `#[unsafe(name)]`.
@@ -136,11 +134,7 @@ pub(crate) fn link_attr_name(attr: &Attr) -> Option<(String, usize, usize)> {
                     // Offset of the value inside the attribute text.
                     let value_off_in_args = args.len() - v.len();
                     let args_off_in_text = attr.text.len() - args.len();
-                    let start = attr.start
-                        + 2
-                        + usize::from(attr.inner)
-                        + args_off_in_text
-                        + value_off_in_args;
+                    let start = attr.start + 2 + usize::from(attr.inner) + args_off_in_text + value_off_in_args;
                     return Some((v[..end].to_string(), start, start + end));
                 }
             }
@@ -184,14 +178,7 @@ impl SourceFile {
                 line_starts.push(i + 1);
             }
         }
-        let mut f = SourceFile {
-            path,
-            text,
-            line_starts,
-            items: Vec::new(),
-            idents: Vec::new(),
-            inner_attrs: Vec::new(),
-        };
+        let mut f = SourceFile { path, text, line_starts, items: Vec::new(), idents: Vec::new(), inner_attrs: Vec::new() };
         Scanner::run(&mut f);
         f
     }
@@ -208,11 +195,7 @@ impl SourceFile {
             Err(i) => i - 1,
         };
         let ls = self.line_starts[line_idx];
-        let col = self
-            .text
-            .get(ls..byte)
-            .map(|s| s.chars().count())
-            .unwrap_or(0);
+        let col = self.text.get(ls..byte).map(|s| s.chars().count()).unwrap_or(0);
         (line_idx as u32 + 1, col as u32 + 1)
     }
 
@@ -257,14 +240,7 @@ impl SourceFile {
     pub fn location(&self, start: usize, end: usize) -> Location {
         let (l1, c1) = self.line_col(start);
         let (l2, c2) = self.line_col(end);
-        Location {
-            file: self.path.clone(),
-            line_start: l1,
-            col_start: c1,
-            line_end: l2,
-            col_end: c2,
-            label: None,
-        }
+        Location { file: self.path.clone(), line_start: l1, col_start: c1, line_end: l2, col_end: c2, label: None }
     }
 
     /// A location for a whole line, from its first to its last non-blank
@@ -273,42 +249,25 @@ impl SourceFile {
         let text = self.line(line)?;
         let lead = text.chars().take_while(|c| c.is_whitespace()).count() as u32;
         let trimmed_len = text.trim_end().chars().count() as u32;
-        let (start, end) = if trimmed_len <= lead {
-            (1, 1)
-        } else {
-            (lead + 1, trimmed_len + 1)
-        };
+        let (start, end) = if trimmed_len <= lead { (1, 1) } else { (lead + 1, trimmed_len + 1) };
         Some(Location::on_line(self.path.clone(), line, start, end))
     }
 
     /// The identifiers on a given line.
     pub fn idents_on_line(&self, line: u32) -> impl Iterator<Item = &Ident> {
-        let ls = self
-            .line_starts
-            .get(line.wrapping_sub(1) as usize)
-            .copied()
-            .unwrap_or(usize::MAX);
-        let le = self
-            .line_starts
-            .get(line as usize)
-            .copied()
-            .unwrap_or(self.text.len() + 1);
-        self.idents
-            .iter()
-            .filter(move |i| i.start >= ls && i.start < le)
+        let ls = self.line_starts.get(line.wrapping_sub(1) as usize).copied().unwrap_or(usize::MAX);
+        let le = self.line_starts.get(line as usize).copied().unwrap_or(self.text.len() + 1);
+        self.idents.iter().filter(move |i| i.start >= ls && i.start < le)
     }
 
     /// Identifiers inside a byte range.
     pub fn idents_in(&self, range: (usize, usize)) -> impl Iterator<Item = &Ident> {
-        self.idents
-            .iter()
-            .filter(move |i| i.start >= range.0 && i.end <= range.1)
+        self.idents.iter().filter(move |i| i.start >= range.0 && i.end <= range.1)
     }
 
     /// The chain of enclosing items of `idx`, innermost first.
     pub fn ancestors(&self, idx: usize) -> impl Iterator<Item = &Item> {
-        std::iter::successors(self.items[idx].parent, move |&p| self.items[p].parent)
-            .map(move |p| &self.items[p])
+        std::iter::successors(self.items[idx].parent, move |&p| self.items[p].parent).map(move |p| &self.items[p])
     }
 }
 
@@ -406,11 +365,7 @@ impl<'a> Scanner<'a> {
                 b if b.is_ascii_whitespace() => self.pos += 1,
                 b'/' if self.peek(1) == Some(b'/') => self.skip_line_comment(),
                 b'/' if self.peek(1) == Some(b'*') => self.skip_block_comment(),
-                b'#' if self.peek(1) == Some(b'[')
-                    || (self.peek(1) == Some(b'!') && self.peek(2) == Some(b'[')) =>
-                {
-                    self.attribute()
-                }
+                b'#' if self.peek(1) == Some(b'[') || (self.peek(1) == Some(b'!') && self.peek(2) == Some(b'[')) => self.attribute(),
                 b'"' => {
                     let start = self.pos;
                     self.skip_string(self.pos + 1);
@@ -421,11 +376,7 @@ impl<'a> Scanner<'a> {
                     let start = self.pos;
                     while self.pos < self.src.len()
                         && (is_ident_byte(self.src[self.pos])
-                            || (self.src[self.pos] == b'.'
-                                && self
-                                    .src
-                                    .get(self.pos + 1)
-                                    .is_some_and(|c| c.is_ascii_digit())))
+                            || (self.src[self.pos] == b'.' && self.src.get(self.pos + 1).is_some_and(|c| c.is_ascii_digit())))
                     {
                         self.pos += 1;
                     }
@@ -608,11 +559,7 @@ impl<'a> Scanner<'a> {
         while j < self.src.len() && self.src[j].is_ascii_whitespace() {
             j += 1;
         }
-        self.idents.push(Ident {
-            start,
-            end,
-            next: self.src.get(j).copied(),
-        });
+        self.idents.push(Ident { start, end, next: self.src.get(j).copied() });
         self.push_tok(Tok::Ident(start, end), start);
     }
 
@@ -641,17 +588,8 @@ impl<'a> Scanner<'a> {
         }
         // Without the closing `]` (EOF), the text runs to the end.
         let content_end = if depth == 0 { self.pos - 1 } else { self.pos };
-        let text = self
-            .text
-            .get(content_start..content_end)
-            .unwrap_or("")
-            .to_string();
-        let attr = Attr {
-            text,
-            start,
-            end: self.pos,
-            inner,
-        };
+        let text = self.text.get(content_start..content_end).unwrap_or("").to_string();
+        let attr = Attr { text, start, end: self.pos, inner };
         if inner {
             if self.stack.is_empty() {
                 self.inner_attrs.push(attr);
@@ -669,9 +607,7 @@ impl<'a> Scanner<'a> {
     }
 
     fn in_extern_block(&self) -> bool {
-        self.stack
-            .last()
-            .is_some_and(|f| self.items[f.item].kind == ItemKind::ExternBlock)
+        self.stack.last().is_some_and(|f| self.items[f.item].kind == ItemKind::ExternBlock)
     }
 
     /// Name after keyword `kw` in the header: `(name, start, end)`.
@@ -749,11 +685,7 @@ impl<'a> Scanner<'a> {
         };
         // An expression block inside parentheses (closure argument, etc.):
         // keep the surrounding header to restore after the block.
-        let saved = if self.header.depth > 0 {
-            Some(self.header.clone())
-        } else {
-            None
-        };
+        let saved = if self.header.depth > 0 { Some(self.header.clone()) } else { None };
         let idx = self.new_item(kind, name);
         self.items[idx].body = Some((self.pos, self.pos + 1));
         self.stack.push(Frame { item: idx, saved });
@@ -825,76 +757,29 @@ mod inner { fn deep() { let r = r#"}"#; } }
 "##,
         );
         let kinds: Vec<_> = f.items.iter().map(|i| (i.kind, i.name.clone())).collect();
-        assert!(
-            kinds.contains(&(ItemKind::ForeignFn, Some("alias".into()))),
-            "{kinds:?}"
-        );
-        assert!(
-            kinds.contains(&(ItemKind::ForeignStatic, Some("ERRNO".into()))),
-            "{kinds:?}"
-        );
-        assert!(
-            kinds.contains(&(ItemKind::Fn, Some("exported".into()))),
-            "{kinds:?}"
-        );
-        assert!(
-            kinds.contains(&(ItemKind::Static, Some("FOO".into()))),
-            "{kinds:?}"
-        );
-        assert!(
-            kinds.contains(&(ItemKind::Fn, Some("method".into()))),
-            "{kinds:?}"
-        );
-        assert!(
-            kinds.contains(&(ItemKind::Fn, Some("deep".into()))),
-            "{kinds:?}"
-        );
-        assert!(!kinds
-            .iter()
-            .any(|k| k.1.as_deref() == Some("fake") || k.1.as_deref() == Some("commented")));
-        let alias = f
-            .items
-            .iter()
-            .find(|i| i.name.as_deref() == Some("alias"))
-            .unwrap();
+        assert!(kinds.contains(&(ItemKind::ForeignFn, Some("alias".into()))), "{kinds:?}");
+        assert!(kinds.contains(&(ItemKind::ForeignStatic, Some("ERRNO".into()))), "{kinds:?}");
+        assert!(kinds.contains(&(ItemKind::Fn, Some("exported".into()))), "{kinds:?}");
+        assert!(kinds.contains(&(ItemKind::Static, Some("FOO".into()))), "{kinds:?}");
+        assert!(kinds.contains(&(ItemKind::Fn, Some("method".into()))), "{kinds:?}");
+        assert!(kinds.contains(&(ItemKind::Fn, Some("deep".into()))), "{kinds:?}");
+        assert!(!kinds.iter().any(|k| k.1.as_deref() == Some("fake") || k.1.as_deref() == Some("commented")));
+        let alias = f.items.iter().find(|i| i.name.as_deref() == Some("alias")).unwrap();
         assert_eq!(alias.link_symbol().as_deref(), Some("real_name"));
-        let exported = f
-            .items
-            .iter()
-            .find(|i| i.name.as_deref() == Some("exported"))
-            .unwrap();
+        let exported = f.items.iter().find(|i| i.name.as_deref() == Some("exported")).unwrap();
         assert_eq!(exported.exported_symbol().as_deref(), Some("exported"));
-        let foo = f
-            .items
-            .iter()
-            .find(|i| i.name.as_deref() == Some("FOO"))
-            .unwrap();
+        let foo = f.items.iter().find(|i| i.name.as_deref() == Some("FOO")).unwrap();
         assert_eq!(foo.exported_symbol().as_deref(), Some("other"));
-        let block = f
-            .items
-            .iter()
-            .find(|i| i.kind == ItemKind::ExternBlock)
-            .unwrap();
+        let block = f.items.iter().find(|i| i.kind == ItemKind::ExternBlock).unwrap();
         let (name, s, e) = link_attr_name(&block.attrs[0]).unwrap();
         assert_eq!(name, "foo");
         assert_eq!(&f.text[s..e], "foo");
-        let method = f
-            .items
-            .iter()
-            .position(|i| i.name.as_deref() == Some("method"))
-            .unwrap();
+        let method = f.items.iter().position(|i| i.name.as_deref() == Some("method")).unwrap();
         let imp = f.ancestors(method).next().unwrap();
         assert_eq!(imp.kind, ItemKind::Impl);
         assert!(imp.header.contains("Tr for S"), "{}", imp.header);
-        let deep = f
-            .items
-            .iter()
-            .position(|i| i.name.as_deref() == Some("deep"))
-            .unwrap();
-        assert_eq!(
-            f.ancestors(deep).next().unwrap().name.as_deref(),
-            Some("inner")
-        );
+        let deep = f.items.iter().position(|i| i.name.as_deref() == Some("deep")).unwrap();
+        assert_eq!(f.ancestors(deep).next().unwrap().name.as_deref(), Some("inner"));
     }
 
     /// Scans every `.rs` file under `$SPLITLINK_SCAN_DIR` (e.g. the cargo
@@ -902,16 +787,7 @@ mod inner { fn deep() { let r = r#"}"#; } }
 
     #[test]
     fn unterminated_input_does_not_panic() {
-        for s in [
-            "#[attr é",
-            "fn f() { \"é",
-            "'",
-            "r#\"",
-            "/* é",
-            "b'",
-            "fn é(",
-            "#![x",
-        ] {
+        for s in ["#[attr é", "fn f() { \"é", "'", "r#\"", "/* é", "b'", "fn é(", "#![x"] {
             let _ = parse(s);
         }
     }

@@ -17,9 +17,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use splitlink_diag::linker::{
-    from_failure, from_link_error, is_link_error, LinkContext, LinkFailure, LinkStatus,
-};
+use splitlink_diag::linker::{from_failure, from_link_error, is_link_error, LinkContext, LinkFailure, LinkStatus};
 use splitlink_diag::model::{Diagnostic, Location, Phase};
 use splitlink_diag::render;
 
@@ -46,24 +44,13 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     let root = corpus_dir();
-    let root = root
-        .canonicalize()
-        .unwrap_or_else(|e| panic!("linker corpus not found at {}: {e}", root.display()));
+    let root = root.canonicalize().unwrap_or_else(|e| panic!("linker corpus not found at {}: {e}", root.display()));
     let mut out = Vec::new();
-    let mut setups: Vec<_> = std::fs::read_dir(&root)
-        .unwrap()
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
+    let mut setups: Vec<_> = std::fs::read_dir(&root).unwrap().filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect();
     setups.sort();
     for s in setups {
-        let mut cs: Vec<_> = std::fs::read_dir(&s)
-            .unwrap()
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.join("meta.txt").is_file())
-            .collect();
+        let mut cs: Vec<_> =
+            std::fs::read_dir(&s).unwrap().filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("meta.txt").is_file()).collect();
         cs.sort();
         for c in cs {
             out.push(Case {
@@ -103,9 +90,7 @@ fn link_diagnostics(case: &Case, file: &str, ctx: &LinkContext) -> Option<Vec<Di
 }
 
 fn rel(path: &Path, root: &Path) -> String {
-    path.strip_prefix(root)
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| path.display().to_string())
+    path.strip_prefix(root).map(|p| p.display().to_string()).unwrap_or_else(|_| path.display().to_string())
 }
 
 fn loc(l: &Location, root: &Path) -> String {
@@ -124,10 +109,7 @@ fn summarize(diags: &[Diagnostic], root: &Path) -> String {
             "  {} {} symbol={} more={}",
             d.severity.as_str(),
             link.kind.short_name(),
-            link.symbol
-                .as_deref()
-                .map(|x| format!("`{x}`"))
-                .unwrap_or_else(|| "-".into()),
+            link.symbol.as_deref().map(|x| format!("`{x}`")).unwrap_or_else(|| "-".into()),
             link.more_references
         )
         .unwrap();
@@ -147,34 +129,17 @@ fn summarize(diags: &[Diagnostic], root: &Path) -> String {
 fn check_invariants(d: &Diagnostic, case: &Case, file: &str) {
     let what = format!("{}/{} {file}: {}", case.setup, case.name, d.message);
     assert_eq!(d.phase, Phase::Link, "{what}");
-    let link = d
-        .link
-        .as_ref()
-        .unwrap_or_else(|| panic!("no link info: {what}"));
+    let link = d.link.as_ref().unwrap_or_else(|| panic!("no link info: {what}"));
     assert_eq!(d.code.as_deref(), Some(link.kind.code()), "{what}");
     assert!(!d.raw.trim().is_empty(), "raw text lost: {what}");
-    let p = d
-        .primary
-        .as_ref()
-        .unwrap_or_else(|| panic!("no primary location: {what}"));
-    assert!(
-        p.file.is_file(),
-        "primary file does not exist: {} ({what})",
-        p.file.display()
-    );
+    let p = d.primary.as_ref().unwrap_or_else(|| panic!("no primary location: {what}"));
+    assert!(p.file.is_file(), "primary file does not exist: {} ({what})", p.file.display());
     for r in &d.related {
-        assert!(
-            r.location.file.is_file(),
-            "related file does not exist: {} ({what})",
-            r.location.file.display()
-        );
+        assert!(r.location.file.is_file(), "related file does not exist: {} ({what})", r.location.file.display());
     }
     // Rendering never panics and keeps the location.
     let human = render::human(d, true, &case.dir);
-    assert!(
-        human.contains(&format!("{}:{}:", rel(&p.file, &case.dir), p.line_start)),
-        "{human}"
-    );
+    assert!(human.contains(&format!("{}:{}:", rel(&p.file, &case.dir), p.line_start)), "{human}");
     let json = render::to_rustc_json(d, &case.dir);
     assert_eq!(json["spans"][0]["line_start"], p.line_start, "{what}");
     assert_eq!(json["spans"][0]["is_primary"], true, "{what}");
@@ -191,8 +156,7 @@ fn corpus_snapshots() {
         let ctx = LinkContext::discover(&case.dir, &case.dir.join("src/main.rs"));
         let mut actual = format!("# {}/{}\n", case.setup, case.name);
         for file in ["json.txt", "linkonly_json.txt"] {
-            let diags = link_diagnostics(case, file, &ctx)
-                .unwrap_or_else(|| panic!("{}/{} has no {file}", case.setup, case.name));
+            let diags = link_diagnostics(case, file, &ctx).unwrap_or_else(|| panic!("{}/{} has no {file}", case.setup, case.name));
             link_errors_seen += usize::from(!diags.is_empty());
             for d in &diags {
                 check_invariants(d, case, file);
@@ -202,9 +166,7 @@ fn corpus_snapshots() {
         }
         // Snapshots must not depend on where the corpus is checked out.
         let actual = actual.replace(&*case.dir.to_string_lossy(), "$CASE");
-        let snap = snapshot_dir()
-            .join(&case.setup)
-            .join(format!("{}.txt", case.name));
+        let snap = snapshot_dir().join(&case.setup).join(format!("{}.txt", case.name));
         expected_files.push(snap.clone());
         if update {
             std::fs::create_dir_all(snap.parent().unwrap()).unwrap();
@@ -213,51 +175,26 @@ fn corpus_snapshots() {
         }
         let expected = std::fs::read_to_string(&snap).unwrap_or_default();
         if expected != actual {
-            failures.push(format!(
-                "--- {} (expected)\n{expected}\n+++ actual\n{actual}",
-                snap.display()
-            ));
+            failures.push(format!("--- {} (expected)\n{expected}\n+++ actual\n{actual}", snap.display()));
         }
     }
     // No snapshot may be left without its case (a shrinking corpus must be noticed).
     let mut stale = Vec::new();
-    for setup in std::fs::read_dir(snapshot_dir())
-        .unwrap()
-        .filter_map(Result::ok)
-    {
+    for setup in std::fs::read_dir(snapshot_dir()).unwrap().filter_map(Result::ok) {
         if !setup.path().is_dir() {
             continue;
         }
-        for f in std::fs::read_dir(setup.path())
-            .unwrap()
-            .filter_map(Result::ok)
-        {
+        for f in std::fs::read_dir(setup.path()).unwrap().filter_map(Result::ok) {
             if !expected_files.contains(&f.path()) {
                 stale.push(f.path().display().to_string());
             }
         }
     }
-    assert!(
-        stale.is_empty(),
-        "snapshots without a corpus case: {stale:?}"
-    );
-    assert_eq!(
-        cases.len(),
-        EXPECTED_CASES,
-        "number of corpus cases changed"
-    );
+    assert!(stale.is_empty(), "snapshots without a corpus case: {stale:?}");
+    assert_eq!(cases.len(), EXPECTED_CASES, "number of corpus cases changed");
     // Every capture but mold's accepted c3 build (json.txt) holds a link error.
-    assert_eq!(
-        link_errors_seen,
-        2 * EXPECTED_CASES - 1,
-        "link errors found"
-    );
-    assert!(
-        failures.is_empty(),
-        "{} snapshot(s) differ (UPDATE_EXPECT=1 to rewrite):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_eq!(link_errors_seen, 2 * EXPECTED_CASES - 1, "link errors found");
+    assert!(failures.is_empty(), "{} snapshot(s) differ (UPDATE_EXPECT=1 to rewrite):\n{}", failures.len(), failures.join("\n"));
 }
 
 /// The same linker error must map to the same place whether it came through
@@ -275,9 +212,7 @@ fn cargo_and_link_only_agree() {
         let key = |d: &Diagnostic| {
             (
                 d.link.as_ref().map(|l| (l.kind.code(), l.symbol.clone())),
-                d.primary
-                    .as_ref()
-                    .map(|p| (p.file.clone(), p.line_start, p.col_start)),
+                d.primary.as_ref().map(|p| (p.file.clone(), p.line_start, p.col_start)),
             )
         };
         let mut ka: Vec<_> = a.iter().map(key).collect();

@@ -25,12 +25,7 @@ fn write_project(files: &[(&str, &str)]) -> tempfile::TempDir {
 
 /// `cargo build --message-format=json` in `dir`; returns rustc's link-error
 /// diagnostics and cargo's stdout.
-fn build(
-    dir: &Path,
-    target: &str,
-    extra: &[&str],
-    rustflags: Option<&str>,
-) -> (Vec<Value>, String) {
+fn build(dir: &Path, target: &str, extra: &[&str], rustflags: Option<&str>) -> (Vec<Value>, String) {
     let mut args = vec!["build", "--offline", "--message-format=json"];
     args.extend_from_slice(extra);
     cargo(dir, target, &args, rustflags, &[], true)
@@ -67,52 +62,26 @@ fn cargo(
     let out = cmd.output().expect("run cargo");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !expect_link_error {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         return (Vec::new(), stdout);
     }
-    assert!(
-        !out.status.success(),
-        "the build was expected to fail at link time:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let errors: Vec<Value> = stdout
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(is_link_error)
-        .collect();
-    assert!(
-        !errors.is_empty(),
-        "no link error in cargo's output:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(!out.status.success(), "the build was expected to fail at link time:\n{}", String::from_utf8_lossy(&out.stderr));
+    let errors: Vec<Value> = stdout.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(is_link_error).collect();
+    assert!(!errors.is_empty(), "no link error in cargo's output:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     (errors, stdout)
 }
 
 fn diagnostics(dir: &Path, root_source: &str, errors: &[Value]) -> Vec<Diagnostic> {
     let ctx = LinkContext::discover(dir, &dir.join(root_source));
-    errors
-        .iter()
-        .flat_map(|e| from_link_error(e, &ctx))
-        .collect()
+    errors.iter().flat_map(|e| from_link_error(e, &ctx)).collect()
 }
 
 fn tool_available(tool: &str) -> bool {
-    Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success())
 }
 
 fn lines_of(d: &Diagnostic) -> Vec<(PathBuf, u32, u32)> {
-    d.primary
-        .iter()
-        .chain(d.related.iter().map(|r| &r.location))
-        .map(|l| (l.file.clone(), l.line_start, l.col_start))
-        .collect()
+    d.primary.iter().chain(d.related.iter().map(|r| &r.location)).map(|l| (l.file.clone(), l.line_start, l.col_start)).collect()
 }
 
 const FIVE_REFS: &str = r#"extern "C" {
@@ -165,17 +134,8 @@ fn lld_release_undefined_from_five_functions() {
     let ds = diagnostics(&dir, "src/main.rs", &errors);
     assert_eq!(ds.len(), 1, "{ds:#?}");
     let d = &ds[0];
-    assert!(
-        d.raw
-            .contains("rust-lld: error: undefined symbol: missing_fn"),
-        "{}",
-        d.raw
-    );
-    assert!(
-        !d.raw.contains("main.rs:"),
-        "release build unexpectedly has line info:\n{}",
-        d.raw
-    );
+    assert!(d.raw.contains("rust-lld: error: undefined symbol: missing_fn"), "{}", d.raw);
+    assert!(!d.raw.contains("main.rs:"), "release build unexpectedly has line info:\n{}", d.raw);
     let link = d.link.as_ref().unwrap();
     assert_eq!(link.kind, LinkKind::UndefinedSymbol);
     assert_eq!(link.symbol.as_deref(), Some("missing_fn"));
@@ -183,54 +143,21 @@ fn lld_release_undefined_from_five_functions() {
     assert_eq!(d.message, "undefined symbol: `missing_fn`");
     let main_rs = dir.join("src/main.rs");
     let call_lines = [7, 12, 17, 22, 27];
-    let refs: Vec<_> = lines_of(d)
-        .into_iter()
-        .filter(|(f, l, _)| *f == main_rs && call_lines.contains(l))
-        .collect();
-    assert_eq!(
-        refs.len(),
-        3,
-        "three listed references, each at its call: {:#?}",
-        lines_of(d)
-    );
+    let refs: Vec<_> = lines_of(d).into_iter().filter(|(f, l, _)| *f == main_rs && call_lines.contains(l)).collect();
+    assert_eq!(refs.len(), 3, "three listed references, each at its call: {:#?}", lines_of(d));
     assert!(refs.iter().all(|(_, _, c)| *c == 14), "{refs:?}");
-    assert!(d
-        .primary
-        .as_ref()
-        .is_some_and(|p| call_lines.contains(&p.line_start)));
+    assert!(d.primary.as_ref().is_some_and(|p| call_lines.contains(&p.line_start)));
     // The extern declaration is related.
-    assert!(d.related.iter().any(|r| r.message == "declared here"
-        && r.location.line_start == 2
-        && r.location.col_start == 8));
-    assert!(
-        d.notes.iter().any(|n| n == "note: referenced 2 more times"),
-        "{:#?}",
-        d.notes
-    );
-    assert_eq!(
-        d.notes
-            .iter()
-            .filter(|n| n.starts_with("note: referenced from `many_refs::"))
-            .count(),
-        3,
-        "{:#?}",
-        d.notes
-    );
-    assert!(
-        d.notes.iter().all(|n| !n.contains("::h")),
-        "hashes are stripped: {:#?}",
-        d.notes
-    );
+    assert!(d.related.iter().any(|r| r.message == "declared here" && r.location.line_start == 2 && r.location.col_start == 8));
+    assert!(d.notes.iter().any(|n| n == "note: referenced 2 more times"), "{:#?}", d.notes);
+    assert_eq!(d.notes.iter().filter(|n| n.starts_with("note: referenced from `many_refs::")).count(), 3, "{:#?}", d.notes);
+    assert!(d.notes.iter().all(|n| !n.contains("::h")), "hashes are stripped: {:#?}", d.notes);
     let human = render::human(d, false, &dir);
-    assert!(
-        human.starts_with("error[link]: undefined symbol: `missing_fn`\n"),
-        "{human}"
-    );
+    assert!(human.starts_with("error[link]: undefined symbol: `missing_fn`\n"), "{human}");
     assert!(human.contains("unsafe { missing_fn(x) +"), "{human}");
 }
 
-const SHIM_C: &str =
-    "int missing_in_c(int);\n\nint c_entry(int x) {\n    return missing_in_c(x) + 1;\n}\n";
+const SHIM_C: &str = "int missing_in_c(int);\n\nint c_entry(int x) {\n    return missing_in_c(x) + 1;\n}\n";
 
 const SHIM_BUILD: &str = r#"use std::path::PathBuf;
 use std::process::Command;
@@ -261,51 +188,28 @@ fn c_code_from_build_script_calls_missing_function() {
         ("Cargo.toml", "[package]\nname = \"c_missing\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
         ("build.rs", SHIM_BUILD),
         ("csrc/shim.c", SHIM_C),
-        ("src/main.rs", "extern \"C\" {\n    fn c_entry(x: i32) -> i32;\n}\n\nfn main() {\n    println!(\"{}\", unsafe { c_entry(1) });\n}\n"),
+        (
+            "src/main.rs",
+            "extern \"C\" {\n    fn c_entry(x: i32) -> i32;\n}\n\nfn main() {\n    println!(\"{}\", unsafe { c_entry(1) });\n}\n",
+        ),
     ]);
     let dir = p.path().canonicalize().unwrap();
-    for (target, flags, linker_text) in [
-        ("target-lld", None, "rust-lld: error"),
-        (
-            "target-bfd",
-            Some("-C linker-features=-lld"),
-            "undefined reference to `missing_in_c'",
-        ),
-    ] {
+    for (target, flags, linker_text) in
+        [("target-lld", None, "rust-lld: error"), ("target-bfd", Some("-C linker-features=-lld"), "undefined reference to `missing_in_c'")]
+    {
         let (errors, _) = build(&dir, target, &[], flags);
         let ds = diagnostics(&dir, "src/main.rs", &errors);
         assert_eq!(ds.len(), 1, "{target}: {ds:#?}");
         let d = &ds[0];
         assert!(d.raw.contains(linker_text), "{target}: {}", d.raw);
         assert_eq!(d.link_kind(), Some(LinkKind::UndefinedSymbol));
-        assert_eq!(
-            d.link.as_ref().unwrap().symbol.as_deref(),
-            Some("missing_in_c")
-        );
+        assert_eq!(d.link.as_ref().unwrap().symbol.as_deref(), Some("missing_in_c"));
         let p = d.primary.as_ref().unwrap();
         // `    return missing_in_c(x) + 1;`
-        assert_eq!(
-            (p.file.clone(), p.line_start, p.col_start, p.col_end),
-            (dir.join("csrc/shim.c"), 4, 12, 24),
-            "{target}"
-        );
-        let linked = d
-            .related
-            .iter()
-            .find(|r| r.message.contains("native library `shim`"))
-            .expect("build script line");
-        assert_eq!(
-            (linked.location.file.clone(), linked.location.line_start),
-            (dir.join("build.rs"), 12),
-            "{target}"
-        );
-        assert!(
-            d.notes
-                .iter()
-                .any(|n| n == "note: referenced from `c_entry`"),
-            "{target}: {:#?}",
-            d.notes
-        );
+        assert_eq!((p.file.clone(), p.line_start, p.col_start, p.col_end), (dir.join("csrc/shim.c"), 4, 12, 24), "{target}");
+        let linked = d.related.iter().find(|r| r.message.contains("native library `shim`")).expect("build script line");
+        assert_eq!((linked.location.file.clone(), linked.location.line_start), (dir.join("build.rs"), 12), "{target}");
+        assert!(d.notes.iter().any(|n| n == "note: referenced from `c_entry`"), "{target}: {:#?}", d.notes);
     }
 }
 
@@ -355,66 +259,27 @@ fn bfd_more_undefined_references_follow() {
     let ds = diagnostics(&dir, "src/main.rs", &errors);
     assert_eq!(ds.len(), 1, "{ds:#?}");
     let d = &ds[0];
-    assert!(
-        d.raw
-            .contains("more undefined references to `again' follow"),
-        "{}",
-        d.raw
-    );
+    assert!(d.raw.contains("more undefined references to `again' follow"), "{}", d.raw);
     assert_eq!(d.link.as_ref().unwrap().more_references, 1, "a lower bound");
     let p = d.primary.as_ref().unwrap();
-    assert_eq!(
-        (p.file.clone(), p.line_start, p.col_start, p.col_end),
-        (main_rs.clone(), 12, 27, 32)
-    );
-    let also: Vec<u32> = d
-        .related
-        .iter()
-        .filter(|r| r.message == "also referenced here")
-        .map(|r| r.location.line_start)
-        .collect();
+    assert_eq!((p.file.clone(), p.line_start, p.col_start, p.col_end), (main_rs.clone(), 12, 27, 32));
+    let also: Vec<u32> = d.related.iter().filter(|r| r.message == "also referenced here").map(|r| r.location.line_start).collect();
     assert_eq!(also, vec![13, 14, 15, 16, 17]);
-    assert!(d.related.iter().any(|r| r.message == "declared here"
-        && r.location.line_start == 3
-        && r.location.col_start == 16));
-    assert!(
-        d.notes
-            .iter()
-            .any(|n| n == "note: referenced from `bfd_many::Counter::bump`"),
-        "{:#?}",
-        d.notes
-    );
-    assert!(
-        d.notes.iter().any(|n| n.contains("did not list")),
-        "{:#?}",
-        d.notes
-    );
+    assert!(d.related.iter().any(|r| r.message == "declared here" && r.location.line_start == 3 && r.location.col_start == 16));
+    assert!(d.notes.iter().any(|n| n == "note: referenced from `bfd_many::Counter::bump`"), "{:#?}", d.notes);
+    assert!(d.notes.iter().any(|n| n.contains("did not list")), "{:#?}", d.notes);
 
-    let (errors, _) = build(
-        &dir,
-        "target-nodbg",
-        &[],
-        Some("-C linker-features=-lld -C debuginfo=0"),
-    );
+    let (errors, _) = build(&dir, "target-nodbg", &[], Some("-C linker-features=-lld -C debuginfo=0"));
     let ds = diagnostics(&dir, "src/main.rs", &errors);
     assert_eq!(ds.len(), 1, "{ds:#?}");
     let d = &ds[0];
-    assert!(
-        d.raw.contains("(.text._ZN8bfd_many7Counter4bump"),
-        "{}",
-        d.raw
-    );
+    assert!(d.raw.contains("(.text._ZN8bfd_many7Counter4bump"), "{}", d.raw);
     let p = d.primary.as_ref().unwrap();
-    assert_eq!(
-        (p.file.clone(), p.line_start, p.col_start),
-        (main_rs, 12, 27),
-        "first call inside `Counter::bump`"
-    );
+    assert_eq!((p.file.clone(), p.line_start, p.col_start), (main_rs, 12, 27), "first call inside `Counter::bump`");
     assert_eq!(d.link.as_ref().unwrap().more_references, 1);
 }
 
-const COUNTER_C: &str =
-    "static int counter;\n\nint *counter_addr(void) {\n    return &counter;\n}\n";
+const COUNTER_C: &str = "static int counter;\n\nint *counter_addr(void) {\n    return &counter;\n}\n";
 
 const COUNTER_BUILD: &str = r#"use std::path::PathBuf;
 use std::process::Command;
@@ -453,23 +318,10 @@ fn cdylib_with_non_pic_c_code() {
     assert_eq!(ds.len(), 1, "{ds:#?}");
     let d = &ds[0];
     assert_eq!(d.link_kind(), Some(LinkKind::Relocation), "{d:#?}");
-    assert!(
-        d.message.contains("R_X86_64_32") && d.message.contains("-fPIC"),
-        "{}",
-        d.message
-    );
+    assert!(d.message.contains("R_X86_64_32") && d.message.contains("-fPIC"), "{}", d.message);
     let p = d.primary.as_ref().unwrap();
-    assert_eq!(
-        (p.file.clone(), p.line_start),
-        (dir.join("csrc/counter.c"), 4)
-    );
-    assert!(
-        d.related
-            .iter()
-            .any(|r| r.location.file == dir.join("build.rs") && r.location.line_start == 12),
-        "{:#?}",
-        d.related
-    );
+    assert_eq!((p.file.clone(), p.line_start), (dir.join("csrc/counter.c"), 4));
+    assert!(d.related.iter().any(|r| r.location.file == dir.join("build.rs") && r.location.line_start == 12), "{:#?}", d.related);
 
     let (errors, _) = build(&dir, "target-bfd", &[], Some("-C linker-features=-lld"));
     let ds = diagnostics(&dir, "src/lib.rs", &errors);
@@ -479,15 +331,8 @@ fn cdylib_with_non_pic_c_code() {
     assert_eq!(d.link_kind(), Some(LinkKind::Relocation));
     assert!(d.raw.contains("recompile with -fPIC"), "{}", d.raw);
     let p = d.primary.as_ref().unwrap();
-    assert_eq!(
-        (p.file.clone(), p.line_start),
-        (dir.join("build.rs"), 12),
-        "{d:#?}"
-    );
-    assert!(p
-        .label
-        .as_deref()
-        .is_some_and(|l| l.contains("native library `counter`")));
+    assert_eq!((p.file.clone(), p.line_start), (dir.join("build.rs"), 12), "{d:#?}");
+    assert!(p.label.as_deref().is_some_and(|l| l.contains("native library `counter`")));
 }
 
 const MIXED_LIB: &str = r#"extern "C" {
@@ -525,14 +370,7 @@ fn legacy_and_v0_mangling_in_one_error() {
     ]);
     let dir = p.path().canonicalize().unwrap();
     // The dependency: stable rustc, legacy mangling.
-    cargo(
-        &dir,
-        "target",
-        &["build", "--offline", "-p", "mylib"],
-        None,
-        &[],
-        false,
-    );
+    cargo(&dir, "target", &["build", "--offline", "-p", "mylib"], None, &[], false);
     // The binary: v0 mangling, no debuginfo, linker demangling off.
     let (errors, _) = cargo(
         &dir,
@@ -556,38 +394,15 @@ fn legacy_and_v0_mangling_in_one_error() {
     let ds = diagnostics(&dir, "src/main.rs", &errors);
     assert_eq!(ds.len(), 1, "{ds:#?}");
     let d = &ds[0];
-    assert!(
-        d.raw.contains(":(_RNv") && d.raw.contains(":(_ZN5mylib7compute17h"),
-        "both manglings expected:\n{}",
-        d.raw
-    );
-    assert_eq!(
-        d.link.as_ref().unwrap().symbol.as_deref(),
-        Some("missing_shared")
-    );
+    assert!(d.raw.contains(":(_RNv") && d.raw.contains(":(_ZN5mylib7compute17h"), "both manglings expected:\n{}", d.raw);
+    assert_eq!(d.link.as_ref().unwrap().symbol.as_deref(), Some("missing_shared"));
     let lib = dir.join("mylib/src/lib.rs");
-    let mut got: Vec<(u32, u32)> = lines_of(d)
-        .into_iter()
-        .filter(|(f, _, _)| *f == lib)
-        .map(|(_, l, c)| (l, c))
-        .collect();
+    let mut got: Vec<(u32, u32)> = lines_of(d).into_iter().filter(|(f, _, _)| *f == lib).map(|(_, l, c)| (l, c)).collect();
     got.sort();
     // declaration, call in `compute` (DWARF of the dependency), call in `Wrap::get` (v0 name, no DWARF).
     assert_eq!(got, vec![(2, 8), (6, 14), (13, 18)], "{d:#?}");
-    assert!(
-        d.notes
-            .iter()
-            .any(|n| n == "note: referenced from `mylib::compute`"),
-        "{:#?}",
-        d.notes
-    );
-    assert!(
-        d.notes
-            .iter()
-            .any(|n| n == "note: referenced from `<mylib::Wrap<u8>>::get`"),
-        "{:#?}",
-        d.notes
-    );
+    assert!(d.notes.iter().any(|n| n == "note: referenced from `mylib::compute`"), "{:#?}", d.notes);
+    assert!(d.notes.iter().any(|n| n == "note: referenced from `<mylib::Wrap<u8>>::get`"), "{:#?}", d.notes);
 }
 
 /// The five-function case with GNU gold (one line per reference, object,
@@ -611,10 +426,9 @@ fn gold_and_mold_list_referencing_functions() {
         other => panic!("unexpected function {other}"),
     };
     let mut ran = 0;
-    for (linker, tool, flags) in [
-        ("gold", "ld.gold", "-C linker-features=-lld -C link-arg=-fuse-ld=gold"),
-        ("mold", "mold", "-C link-arg=-fuse-ld=mold"),
-    ] {
+    for (linker, tool, flags) in
+        [("gold", "ld.gold", "-C linker-features=-lld -C link-arg=-fuse-ld=gold"), ("mold", "mold", "-C link-arg=-fuse-ld=mold")]
+    {
         if !tool_available(tool) {
             eprintln!("{tool} not available: {linker} skipped");
             continue;

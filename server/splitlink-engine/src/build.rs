@@ -107,15 +107,18 @@ fn check(state: &mut State, sel_key: &str, opts: &BuildOptions, target_dir: &Pat
     for l in &s.targets {
         let now = discover::target_files(&l.package_dir);
         if now != l.files {
-            let added = now.iter().find(|f| !l.files.contains(f)).map(|f| format!("{} added", rel(&l.package_dir.join(f), &s.workspace_root)));
-            let removed = l.files.iter().find(|f| !now.contains(f)).map(|f| format!("{} removed", rel(&l.package_dir.join(f), &s.workspace_root)));
+            let added =
+                now.iter().find(|f| !l.files.contains(f)).map(|f| format!("{} added", rel(&l.package_dir.join(f), &s.workspace_root)));
+            let removed =
+                l.files.iter().find(|f| !now.contains(f)).map(|f| format!("{} removed", rel(&l.package_dir.join(f), &s.workspace_root)));
             return Check::Capture(format!("the targets cargo infers changed: {}", added.or(removed).unwrap_or_default()));
         }
     }
     let names: Vec<String> = s.env.iter().map(|(k, _)| k.clone()).collect();
     let now = workspace::relevant_env(&names);
     if now != s.env {
-        let changed = now.iter().chain(s.env.iter()).find(|kv| !now.contains(kv) || !s.env.contains(kv)).map(|(k, _)| k.clone()).unwrap_or_default();
+        let changed =
+            now.iter().chain(s.env.iter()).find(|kv| !now.contains(kv) || !s.env.contains(kv)).map(|(k, _)| k.clone()).unwrap_or_default();
         return Check::Capture(format!("environment variable {changed} changed"));
     }
     for k in &s.units {
@@ -226,7 +229,11 @@ impl Engine {
 
     /// Rerun the build scripts whose inputs changed; `Err(reason)` when one of them now
     /// produces something else (the build must go through cargo).
-    fn rerun_scripts(&mut self, reruns: &[(usize, crate::digest::Digest)], cancel: Option<&Cancel>) -> Result<Vec<(crate::unit::UnitKey, String)>, String> {
+    fn rerun_scripts(
+        &mut self,
+        reruns: &[(usize, crate::digest::Digest)],
+        cancel: Option<&Cancel>,
+    ) -> Result<Vec<(crate::unit::UnitKey, String)>, String> {
         let scratch = self.loc.target_dir.join("splitlink").join("script-rerun");
         let mut done = Vec::new();
         for (i, digest) in reruns {
@@ -277,6 +284,7 @@ impl Engine {
         let mut cargo_compiled = Vec::new();
         let mut cargo_linked = Vec::new();
         let mut cargo_skipped = Vec::new();
+        let mut cargo_decisions = Vec::new();
         let mut success = true;
         let mut not_replayable = None;
         if let Some(reason) = &cargo_reason {
@@ -292,10 +300,13 @@ impl Engine {
                     return Err(e.into());
                 }
             };
+            // The capture recorded the graph again: whatever the state file held before is gone.
+            state.duplicates.clear();
             success = r.success;
             cargo_compiled = r.compiled;
             cargo_linked = r.linked;
             cargo_skipped = r.link_skipped;
+            cargo_decisions = r.decisions;
             not_replayable = r.not_replayable;
             if let Some(why) = &not_replayable {
                 sink.event(BuildEvent::Warning(format!(
@@ -309,9 +320,15 @@ impl Engine {
                 Some(w) => w,
                 None => replay::new_warm(state, &sel_key),
             };
-            let part = CargoPart { reason: cargo_reason.take(), compiled: cargo_compiled, linked: cargo_linked, scripts: scripts_reran };
-            let (mut summary, warm) = replay::replay(&loc.cwd, &sel_key, state, warm, self.opts.jobs, sink, part, t0, cancel);
-            summary.link_skipped.extend(cargo_skipped.iter().filter_map(|k| state.units.get(k)).map(|u| replay::unit_info(&u.spec)));
+            let part = CargoPart {
+                reason: cargo_reason.take(),
+                compiled: cargo_compiled,
+                linked: cargo_linked,
+                link_skipped: cargo_skipped,
+                decisions: cargo_decisions,
+                scripts: scripts_reran,
+            };
+            let (summary, warm) = replay::replay(&loc.cwd, &sel_key, state, warm, self.opts.jobs, sink, part, t0, cancel);
             self.warm = Some(warm);
             summary
         } else {
@@ -321,7 +338,9 @@ impl Engine {
                 None => ex.failed.push(("cargo".into(), "cargo build failed".into())),
             }
             state.explanations.insert(sel_key.clone(), ex);
-            let infos = |keys: &[crate::unit::UnitKey]| keys.iter().filter_map(|k| state.units.get(k)).map(|u| replay::unit_info(&u.spec)).collect::<Vec<_>>();
+            let infos = |keys: &[crate::unit::UnitKey]| {
+                keys.iter().filter_map(|k| state.units.get(k)).map(|u| replay::unit_info(&u.spec)).collect::<Vec<_>>()
+            };
             BuildSummary {
                 success,
                 cancelled: cancel.is_some_and(|c| c.is_cancelled()),

@@ -12,6 +12,7 @@ use crate::depinfo;
 use crate::digest::{now_ns, Digest, Stamp, StatCache};
 use crate::discover::{self, PackageRules};
 use crate::events::{BuildEvent, Sink};
+use crate::fingerprint::LinkDecision;
 use crate::invocation::Invocation;
 use crate::replay::measure_outputs;
 use crate::script::{self, Line, ScriptInputs, ScriptRun, Shown, VerboseReader};
@@ -43,6 +44,8 @@ pub struct CaptureResult {
     pub compiled: Vec<UnitKey>,
     /// Units linked by the wrapper.
     pub linked: Vec<UnitKey>,
+    /// The wrapper's link decisions (linked or skipped), for the explanation.
+    pub decisions: Vec<(UnitKey, LinkDecision)>,
     /// Linkable units compiled whose binary on disk already matched their objects.
     pub link_skipped: Vec<UnitKey>,
     /// Why splitlink cannot replay this selection even though cargo built it (two records
@@ -152,7 +155,8 @@ fn same_outputs(a: &Value, inv: &Invocation) -> bool {
     files.extend(a["executable"].as_str().map(PathBuf::from));
     files.iter().any(|f| {
         outputs.contains(f)
-            || std::fs::metadata(f).is_ok_and(|m| outputs.iter().any(|o| std::fs::metadata(o).is_ok_and(|om| om.ino() == m.ino() && om.dev() == m.dev())))
+            || std::fs::metadata(f)
+                .is_ok_and(|m| outputs.iter().any(|o| std::fs::metadata(o).is_ok_and(|om| om.ino() == m.ino() && om.dev() == m.dev())))
     })
 }
 
@@ -269,7 +273,7 @@ fn run_cargo(
                 Line::Show(l) => {
                     let plain = crate::strip_ansi(&l);
                     let status = is_status_line(&plain);
-                    if (quiet && status) || (status && plain.trim_start().starts_with("Finished ")) {
+                    if status && (quiet || plain.trim_start().starts_with("Finished ")) {
                         continue;
                     }
                     sink.event(BuildEvent::CargoOutput(l));
@@ -363,12 +367,19 @@ fn capture_inner(
         }
     }
     let _ = std::fs::remove_dir_all(&capture_dir);
+    // What the wrapper hashed (linked libraries) need not be hashed again.
+    for r in &mut records {
+        for (kind, d) in r.measured.drain(..) {
+            state.cache.record_derived(&kind, d);
+        }
+    }
 
     let profile = sel.profile_name();
     let parent_env: BTreeMap<String, String> = std::env::vars().collect();
     let mut compiled = Vec::new();
     let mut linked = Vec::new();
     let mut link_skipped = Vec::new();
+    let mut decisions = Vec::new();
     let mut unit_keys: Vec<UnitKey> = Vec::new();
     let mut missing = Vec::new();
     let mut other_messages = Vec::new();
@@ -444,7 +455,8 @@ fn capture_inner(
                 };
                 if r.exit_code == 0 {
                     match &r.outcome {
-                        SplitOutcome::Split { objects, linked: true, link } => {
+                        SplitOutcome::Split { objects, linked: true, link, decision } => {
+                            decisions.push((key.clone(), decision.clone()));
                             built.objects = objects.digests.clone();
                             built.rlink = Some(objects.rlink);
                             built.link_files = link.as_ref().map(|l| l.files.iter().map(|(p, _)| p.clone()).collect());
@@ -456,6 +468,7 @@ fn capture_inner(
                             built.rlink = Some(objects.rlink);
                             built.link_files = Some(link.files.iter().map(|(p, _)| p.clone()).collect());
                             built.last_link = Some(link.clone());
+                            decisions.push((key.clone(), LinkDecision::UpToDate));
                             link_skipped.push(key.clone());
                         }
                         _ => {}
@@ -644,7 +657,11 @@ fn capture_inner(
         m["fresh"] = Value::Bool(true);
     }
     // The profile of the selection's own targets (build scripts and proc-macros have their own).
-    let own = |a: &&Value| meta.members.contains_key(a["package_id"].as_str().unwrap_or("")) && a["target"]["kind"][0] != "custom-build" && a["target"]["kind"][0] != "proc-macro";
+    let own = |a: &&Value| {
+        meta.members.contains_key(a["package_id"].as_str().unwrap_or(""))
+            && a["target"]["kind"][0] != "custom-build"
+            && a["target"]["kind"][0] != "proc-macro"
+    };
     let profile_desc = artifacts.iter().find(own).or(artifacts.first()).map(|a| profile_desc(&a["profile"])).unwrap_or_default();
     let not_replayable = (!ambiguous.is_empty()).then(|| ambiguous.join("; "));
     if success && not_replayable.is_none() {
@@ -666,7 +683,7 @@ fn capture_inner(
         // A failed cargo build leaves the graph uncertain: the next build goes through cargo.
         state.selections.remove(sel_key);
     }
-    Ok(CaptureResult { success, compiled, linked, link_skipped, not_replayable })
+    Ok(CaptureResult { success, compiled, linked, link_skipped, decisions, not_replayable })
 }
 
 pub fn profile_desc(profile: &Value) -> String {

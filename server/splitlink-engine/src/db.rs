@@ -153,7 +153,11 @@ pub fn dirty(db: &dyn salsa::Database, unit: Unit) -> Option<DirtyReason> {
     for (path, digest) in &now.sources {
         let before = built.sources.iter().find(|(p, _)| p == path).map(|(_, d)| *d);
         if before != Some(*digest) {
-            return Some(if digest.is_none() { DirtyReason::SourceMissing(path.clone()) } else { DirtyReason::SourceChanged(path.clone()) });
+            return Some(if digest.is_none() {
+                DirtyReason::SourceMissing(path.clone())
+            } else {
+                DirtyReason::SourceChanged(path.clone())
+            });
         }
     }
     if built.sources.len() != now.sources.len() {
@@ -373,7 +377,9 @@ mod tests {
         // An rlib from outside the workspace (a path dependency cargo rebuilt) relinks too.
         bin.set_binary_ok(&mut db).to(true);
         outside_rlib.set_digest(&mut db).to(Some(d(99)));
-        assert!(matches!(link_decision(&db, bin), LinkDecision::Link(LinkReason::ObjectsChanged { ref files, .. }) if files == &vec![PathBuf::from("/t/deps/liboutside-2.rlib")]));
+        assert!(
+            matches!(link_decision(&db, bin), LinkDecision::Link(LinkReason::ObjectsChanged { ref files, .. }) if files == &vec![PathBuf::from("/t/deps/liboutside-2.rlib")])
+        );
         // Files that cannot be determined: always link.
         outside_rlib.set_digest(&mut db).to(Some(d(12)));
         assert_eq!(link_decision(&db, bin), LinkDecision::UpToDate);

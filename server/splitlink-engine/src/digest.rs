@@ -152,6 +152,24 @@ struct CacheEntry {
     digest: Digest,
 }
 
+/// A digest derived from a file, with the stat it was computed under (see
+/// [`StatCache::record_derived`]).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Derived {
+    pub path: PathBuf,
+    pub stamp: Option<Stamp>,
+    pub hashed_at_ns: i128,
+    pub digest: Option<Digest>,
+}
+
+/// Compute a derived digest of `path` now (no cache).
+pub fn derive(path: &Path, compute: impl FnOnce(&Path) -> Option<Digest>) -> Derived {
+    let stamp = Stamp::of(path);
+    let hashed_at_ns = now_ns();
+    let digest = stamp.and_then(|_| compute(path));
+    Derived { path: path.to_path_buf(), stamp, hashed_at_ns, digest }
+}
+
 /// Maps path → (stat, digest); content stays the only truth.
 #[derive(Default, Clone, Debug, Serialize, Deserialize)]
 pub struct StatCache {
@@ -162,6 +180,10 @@ pub struct StatCache {
     derived: HashMap<String, HashMap<PathBuf, CacheEntry>>,
     #[serde(skip)]
     pub hashed: usize,
+    /// Derived digests computed by this cache since it was loaded, by kind (the wrapper hands
+    /// them to the capture, which records them in the state's cache).
+    #[serde(skip)]
+    pub computed: Vec<(String, Derived)>,
 }
 
 impl StatCache {
@@ -194,28 +216,35 @@ impl StatCache {
     /// A digest `compute` derives from the file at `path` (None: missing or unreadable),
     /// recomputed unless the file's stat is unchanged and was not racy when last computed.
     pub fn derived_digest(&mut self, path: &Path, kind: &str, compute: impl FnOnce(&Path) -> Option<Digest>) -> Option<Digest> {
-        let map = self.derived.entry(kind.to_string()).or_default();
-        let Some(stamp) = Stamp::of(path) else {
-            map.remove(path);
-            return None;
-        };
-        if let Some(e) = map.get(path) {
-            if e.stamp == stamp && stamp.mtime_ns + RACY_NS < e.hashed_at_ns && stamp.ctime_ns + RACY_NS < e.hashed_at_ns {
-                return Some(e.digest);
-            }
+        if let Some(d) = self.cached_derived(path, kind) {
+            return Some(d);
         }
-        let hashed_at_ns = now_ns();
-        let digest = compute(path);
-        self.hashed += 1;
-        match digest {
-            Some(digest) => {
-                map.insert(path.to_path_buf(), CacheEntry { stamp, hashed_at_ns, digest });
-            }
-            None => {
-                map.remove(path);
-            }
-        }
+        let d = derive(path, compute);
+        let digest = d.digest;
+        self.computed.push((kind.to_string(), d.clone()));
+        self.record_derived(kind, d);
         digest
+    }
+
+    /// The derived digest of `path` if the cache holds one valid for its current stat.
+    pub fn cached_derived(&self, path: &Path, kind: &str) -> Option<Digest> {
+        let e = self.derived.get(kind)?.get(path)?;
+        let stamp = Stamp::of(path)?;
+        (e.stamp == stamp && stamp.mtime_ns + RACY_NS < e.hashed_at_ns && stamp.ctime_ns + RACY_NS < e.hashed_at_ns).then_some(e.digest)
+    }
+
+    /// Remember a digest computed elsewhere (another thread, the wrapper process).
+    pub fn record_derived(&mut self, kind: &str, d: Derived) {
+        self.hashed += 1;
+        let map = self.derived.entry(kind.to_string()).or_default();
+        match (d.stamp, d.digest) {
+            (Some(stamp), Some(digest)) => {
+                map.insert(d.path, CacheEntry { stamp, hashed_at_ns: d.hashed_at_ns, digest });
+            }
+            _ => {
+                map.remove(&d.path);
+            }
+        }
     }
 
     pub fn retain(&mut self, keep: impl Fn(&Path) -> bool) {

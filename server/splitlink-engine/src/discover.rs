@@ -118,7 +118,8 @@ pub fn package_files(root: &Path, rules: &PackageRules, also_skip: &Path) -> Vec
                 return true;
             }
             let is_dir = e.file_type().is_some_and(|t| t.is_dir());
-            if is_dir && (p.join("Cargo.toml").exists() || p == root_buf.join("target") || p.starts_with(&skip) || e.file_name() == ".git") {
+            if is_dir && (p.join("Cargo.toml").exists() || p == root_buf.join("target") || p.starts_with(&skip) || e.file_name() == ".git")
+            {
                 return false;
             }
             true
@@ -159,7 +160,22 @@ mod tests {
     fn targets_as_cargo_infers_them() {
         let t = tempfile::tempdir().unwrap();
         let r = t.path();
-        write(r, &["src/lib.rs", "src/main.rs", "src/bin/a.rs", "src/bin/b/main.rs", "src/bin/b/helper.rs", "src/bin/c/other.rs", "examples/e.rs", "tests/t.rs", "tests/common/mod.rs", "src/util.rs", "build.rs"]);
+        write(
+            r,
+            &[
+                "src/lib.rs",
+                "src/main.rs",
+                "src/bin/a.rs",
+                "src/bin/b/main.rs",
+                "src/bin/b/helper.rs",
+                "src/bin/c/other.rs",
+                "examples/e.rs",
+                "tests/t.rs",
+                "tests/common/mod.rs",
+                "src/util.rs",
+                "build.rs",
+            ],
+        );
         assert_eq!(
             rel(r, target_files(r).into_iter().map(|p| r.join(p)).collect()),
             ["build.rs", "examples/e.rs", "src/bin/a.rs", "src/bin/b/main.rs", "src/lib.rs", "src/main.rs", "tests/t.rs"]
@@ -170,7 +186,20 @@ mod tests {
     fn package_files_skip_nested_packages_target_and_dotfiles() {
         let t = tempfile::tempdir().unwrap();
         let r = t.path();
-        write(r, &["Cargo.toml", "build.rs", "crates/core/main.rs", "crates/searcher/Cargo.toml", "crates/searcher/src/lib.rs", "target/debug/x", ".hidden", "docs/a.md", "gen/out.rs"]);
+        write(
+            r,
+            &[
+                "Cargo.toml",
+                "build.rs",
+                "crates/core/main.rs",
+                "crates/searcher/Cargo.toml",
+                "crates/searcher/src/lib.rs",
+                "target/debug/x",
+                ".hidden",
+                "docs/a.md",
+                "gen/out.rs",
+            ],
+        );
         let files = rel(r, package_files(r, &PackageRules::default(), &r.join("target")));
         assert_eq!(files, ["Cargo.toml", "build.rs", "crates/core/main.rs", "docs/a.md", "gen/out.rs"]);
         let ex = PackageRules { include: vec![], exclude: vec!["docs/".into(), "/gen".into()] };
@@ -186,6 +215,9 @@ mod tests {
         std::fs::create_dir(r.join(".git")).unwrap();
         write(r, &["Cargo.toml", "src/lib.rs", "notes.log", ".cargo/config.toml"]);
         std::fs::write(r.join(".gitignore"), "*.log\n").unwrap();
-        assert_eq!(rel(r, package_files(r, &PackageRules::default(), &r.join("target"))), [".cargo/config.toml", ".gitignore", "Cargo.toml", "src/lib.rs"]);
+        assert_eq!(
+            rel(r, package_files(r, &PackageRules::default(), &r.join("target"))),
+            [".cargo/config.toml", ".gitignore", "Cargo.toml", "src/lib.rs"]
+        );
     }
 }

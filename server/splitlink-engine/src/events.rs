@@ -69,14 +69,23 @@ pub struct BuildSummary {
 #[derive(Clone, Debug)]
 pub enum BuildEvent {
     /// The build goes through cargo, and why.
-    Capture { reason: String },
+    Capture {
+        reason: String,
+    },
     Compiling(UnitInfo),
     Linking(UnitInfo),
     LinkSkipped(UnitInfo),
     /// The split compile/link did not work for this unit; it is built the normal way.
-    Fallback { unit: UnitInfo, reason: String },
+    Fallback {
+        unit: UnitInfo,
+        reason: String,
+    },
     /// A rustc diagnostic (rustc's JSON), for a unit when known.
-    Diagnostic { unit: Option<UnitInfo>, message: serde_json::Value, link: Option<crate::LinkFailure> },
+    Diagnostic {
+        unit: Option<UnitInfo>,
+        message: serde_json::Value,
+        link: Option<crate::LinkFailure>,
+    },
     /// A cargo JSON message to pass through as is in JSON mode (artifacts, build scripts).
     CargoMessage(serde_json::Value),
     /// A line cargo printed on its standard error during a capture (its status lines, build

@@ -51,7 +51,12 @@ pub enum LinkReason {
     /// The set of files the link reads could not be determined (an `.rlink` this version of
     /// splitlink cannot read): always link.
     InputsUnknown,
-    ObjectsChanged { own: bool, files: Vec<PathBuf>, args: bool, rlink: bool },
+    ObjectsChanged {
+        own: bool,
+        files: Vec<PathBuf>,
+        args: bool,
+        rlink: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,7 +84,12 @@ pub fn decide(last: Option<&LinkInputs>, now: Option<&LinkInputs>, binary_ok: bo
         .map(|(p, _)| p.clone())
         .collect();
     files.extend(last.files.iter().filter(|(p, _)| !now.files.iter().any(|(n, _)| n == p)).map(|(p, _)| p.clone()));
-    LinkDecision::Link(LinkReason::ObjectsChanged { own: last.own != now.own, files, args: last.args != now.args, rlink: last.rlink != now.rlink })
+    LinkDecision::Link(LinkReason::ObjectsChanged {
+        own: last.own != now.own,
+        files,
+        args: last.args != now.args,
+        rlink: last.rlink != now.rlink,
+    })
 }
 
 /// Digest of the arguments that shape a link. (The compiler's version is in the `.rlink`.)
@@ -166,7 +176,10 @@ pub fn native_files(inv: &Invocation) -> Vec<PathBuf> {
     for (flag, value) in inv.flag_values() {
         match flag.as_str() {
             "-L" => {
-                let (kind, path) = value.split_once('=').filter(|(k, _)| matches!(*k, "native" | "all" | "dependency" | "crate" | "framework")).unwrap_or(("all", value.as_str()));
+                let (kind, path) = value
+                    .split_once('=')
+                    .filter(|(k, _)| matches!(*k, "native" | "all" | "dependency" | "crate" | "framework"))
+                    .unwrap_or(("all", value.as_str()));
                 if matches!(kind, "native" | "all") {
                     dirs.push(inv.cwd.join(path));
                 }
@@ -224,11 +237,24 @@ pub fn link_files(inv: &Invocation) -> Option<Vec<PathBuf>> {
 /// object members (its metadata is not linked), anything else by content. Re-read only when
 /// the file's stat changed (`StatCache`).
 pub fn link_file_digest(p: &Path, cache: &mut StatCache) -> Option<Digest> {
-    if p.extension().is_some_and(|e| e == "rlib") {
-        cache.derived_digest(p, "rlib-objects", |path| rlib_object_digests(path).ok().map(|d| set_digest("rlib-objects", &d)))
+    if is_rlib(p) {
+        cache.derived_digest(p, RLIB_OBJECTS, rlib_objects_digest)
     } else {
         cache.digest(p).ok().flatten()
     }
+}
+
+/// The cache kind of rlib object-set digests.
+pub const RLIB_OBJECTS: &str = "rlib-objects";
+
+pub fn is_rlib(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "rlib")
+}
+
+/// The digest of an rlib's object members (what [`link_file_digest`] counts for an rlib),
+/// uncached: for measuring on another thread ([`crate::digest::derive`]).
+pub fn rlib_objects_digest(p: &Path) -> Option<Digest> {
+    rlib_object_digests(p).ok().map(|d| set_digest(RLIB_OBJECTS, &d))
 }
 
 /// Measure the inputs of a link now (I/O): the executor and the wrapper call this after a
@@ -274,7 +300,12 @@ mod tests {
 
     #[test]
     fn decision_names_what_changed() {
-        let a = LinkInputs::new(&[], vec![("/a.rlib".into(), Some(Digest([1; 32]))), ("/b.rlib".into(), Some(Digest([2; 32])))], Digest([0; 32]), None);
+        let a = LinkInputs::new(
+            &[],
+            vec![("/a.rlib".into(), Some(Digest([1; 32]))), ("/b.rlib".into(), Some(Digest([2; 32])))],
+            Digest([0; 32]),
+            None,
+        );
         let mut b = a.clone();
         b.files[1].1 = Some(Digest([3; 32]));
         assert_eq!(decide(Some(&a), Some(&a), true), LinkDecision::UpToDate);

@@ -6,10 +6,40 @@ use std::path::{Path, PathBuf};
 
 /// rustc flags that take their value as the next argument when not written `--flag=value`.
 const TAKES_VALUE: &[&str] = &[
-    "--crate-name", "--crate-type", "--edition", "--emit", "--out-dir", "-o", "-C", "--codegen", "-L", "-l",
-    "--extern", "--cfg", "--check-cfg", "--cap-lints", "--target", "--error-format", "--json", "--explain",
-    "--print", "-Z", "-W", "-A", "-D", "-F", "--warn", "--allow", "--deny", "--forbid", "--force-warn",
-    "--remap-path-prefix", "--sysroot", "--color", "--diagnostic-width", "--env-set",
+    "--crate-name",
+    "--crate-type",
+    "--edition",
+    "--emit",
+    "--out-dir",
+    "-o",
+    "-C",
+    "--codegen",
+    "-L",
+    "-l",
+    "--extern",
+    "--cfg",
+    "--check-cfg",
+    "--cap-lints",
+    "--target",
+    "--error-format",
+    "--json",
+    "--explain",
+    "--print",
+    "-Z",
+    "-W",
+    "-A",
+    "-D",
+    "-F",
+    "--warn",
+    "--allow",
+    "--deny",
+    "--forbid",
+    "--force-warn",
+    "--remap-path-prefix",
+    "--sysroot",
+    "--color",
+    "--diagnostic-width",
+    "--env-set",
 ];
 
 /// One rustc run as cargo performed it: program, arguments, the environment cargo added, cwd.
@@ -73,11 +103,8 @@ impl Invocation {
 
     /// Features enabled with `--cfg feature="NAME"`, sorted.
     pub fn features(&self) -> Vec<String> {
-        let mut v: Vec<String> = self
-            .values("--cfg")
-            .into_iter()
-            .filter_map(|c| c.strip_prefix("feature=").map(|f| f.trim_matches('"').to_string()))
-            .collect();
+        let mut v: Vec<String> =
+            self.values("--cfg").into_iter().filter_map(|c| c.strip_prefix("feature=").map(|f| f.trim_matches('"').to_string())).collect();
         v.sort();
         v
     }
@@ -113,10 +140,7 @@ impl Invocation {
 
     /// `--extern name=path` pairs (paths absolute).
     pub fn externs(&self) -> Vec<(String, PathBuf)> {
-        self.values("--extern")
-            .into_iter()
-            .filter_map(|v| v.split_once('=').map(|(n, p)| (n.to_string(), self.cwd.join(p))))
-            .collect()
+        self.values("--extern").into_iter().filter_map(|v| v.split_once('=').map(|(n, p)| (n.to_string(), self.cwd.join(p)))).collect()
     }
 
     /// `<crate-name><extra-filename>`, the stem of every file this unit writes to its out-dir.
@@ -151,7 +175,8 @@ impl Invocation {
     /// Output files in the out-dir, by crate type (what `--emit=link,metadata` produces).
     pub fn outputs(&self) -> Vec<PathBuf> {
         let (Some(dir), Some(stem)) = (self.out_dir(), self.stem()) else { return vec![] };
-        let emit: Vec<String> = self.values("--emit").iter().flat_map(|v| v.split(',')).map(|s| s.split('=').next().unwrap_or("").to_string()).collect();
+        let emit: Vec<String> =
+            self.values("--emit").iter().flat_map(|v| v.split(',')).map(|s| s.split('=').next().unwrap_or("").to_string()).collect();
         let mut out = Vec::new();
         if self.is_test() {
             out.push(dir.join(&stem));
@@ -246,12 +271,7 @@ mod tests {
     use super::*;
 
     fn inv(args: &str) -> Invocation {
-        Invocation {
-            rustc: "rustc".into(),
-            args: args.split(' ').map(String::from).collect(),
-            env: Default::default(),
-            cwd: "/ws".into(),
-        }
+        Invocation { rustc: "rustc".into(), args: args.split(' ').map(String::from).collect(), env: Default::default(), cwd: "/ws".into() }
     }
 
     #[test]

@@ -33,8 +33,8 @@ pub mod workspace;
 pub mod wrapper;
 
 pub use build::{build, explain, BuildError, BuildOptions, Engine};
-pub use exec::Cancel;
 pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
+pub use exec::Cancel;
 pub use unit::UnitKey;
 pub use workspace::Selection;
 

@@ -33,11 +33,7 @@ pub struct Measured {
 /// Read a unit's dep-info and fingerprint its outputs (I/O: executor side only).
 pub fn measure_outputs(spec: &UnitSpec, cache: &mut StatCache) -> Measured {
     let inv = &spec.invocation;
-    let dep = inv
-        .dep_info_path()
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .map(|t| depinfo::parse(&t, &inv.cwd))
-        .unwrap_or_default();
+    let dep = inv.dep_info_path().and_then(|p| std::fs::read_to_string(p).ok()).map(|t| depinfo::parse(&t, &inv.cwd)).unwrap_or_default();
     let interface = match spec.kind {
         UnitKind::Lib | UnitKind::ProcMacro => inv.interface_output().and_then(|p| cache.digest(&p).ok().flatten()),
         _ => None,
@@ -66,16 +62,27 @@ pub fn unit_info(spec: &UnitSpec) -> UnitInfo {
 
 /// The value a compile would now observe for each environment variable it read.
 fn env_now(spec: &UnitSpec, names: &[(String, Option<String>)]) -> Vec<(String, Option<String>)> {
-    names
-        .iter()
-        .map(|(k, _)| (k.clone(), spec.invocation.env.get(k).cloned().or_else(|| std::env::var(k).ok())))
-        .collect()
+    names.iter().map(|(k, _)| (k.clone(), spec.invocation.env.get(k).cloned().or_else(|| std::env::var(k).ok()))).collect()
 }
 
 /// The single event type of the build loop.
 enum Event {
-    Compiled { key: UnitKey, out: RunOutput, split: Option<SplitCompile>, fallback: Option<String>, measured: Measured, ms: u64 },
-    Linked { key: UnitKey, out: RunOutput, fallback: Option<String>, ms: u64 },
+    Compiled {
+        key: UnitKey,
+        out: RunOutput,
+        split: Option<Box<SplitCompile>>,
+        fallback: Option<String>,
+        measured: Measured,
+        ms: u64,
+    },
+    Linked {
+        key: UnitKey,
+        out: RunOutput,
+        fallback: Option<String>,
+        ms: u64,
+    },
+    /// A linked library measured on its own thread.
+    Measured(crate::digest::Derived),
 }
 
 /// What a `-Zno-link` compile left for its link.
@@ -117,7 +124,9 @@ fn link_file_input(w: &mut Warm, cache: &mut StatCache, p: &Path) -> LinkFile {
 }
 
 fn objects_present(spec: &UnitSpec, built: &crate::state::UnitBuilt) -> bool {
-    !built.object_files.is_empty() && built.object_files.iter().all(|f| f.exists()) && spec.invocation.rlink_path().is_some_and(|r| r.exists())
+    !built.object_files.is_empty()
+        && built.object_files.iter().all(|f| f.exists())
+        && spec.invocation.rlink_path().is_some_and(|r| r.exists())
 }
 
 pub(crate) fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
@@ -136,7 +145,8 @@ pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
     let mut cache = std::mem::take(&mut state.cache);
     for k in &keys {
         let u = state.units[k].clone();
-        let source_paths: Vec<PathBuf> = u.built.with.as_ref().map(|b| b.sources.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default();
+        let source_paths: Vec<PathBuf> =
+            u.built.with.as_ref().map(|b| b.sources.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default();
         let sources: Vec<File> = source_paths.iter().map(|p| file_input(&mut w, &mut cache, p)).collect();
         let link_files = u.built.link_files.as_ref().map(|v| v.iter().map(|p| link_file_input(&mut w, &mut cache, p)).collect());
         let deps: Vec<Unit> = u.spec.deps.iter().filter_map(|d| w.units.get(d).copied()).collect();
@@ -221,6 +231,8 @@ struct Loop<'a> {
     explanation: Explanation,
     snapshots: HashMap<UnitKey, BuiltWith>,
     pending_link: HashMap<UnitKey, Option<LinkInputs>>,
+    /// Linked files being measured on a thread.
+    measuring: BTreeSet<PathBuf>,
     rustc_ms: u64,
     link_ms: u64,
 }
@@ -288,13 +300,28 @@ impl Loop<'_> {
     }
 
     /// A linked file changed on disk (a library this build just compiled): measure it again.
-    fn remeasure_link_file(&mut self, p: &Path) {
-        if let Some(f) = self.w.link_files.get(p).copied() {
-            let d = fingerprint::link_file_digest(p, &mut self.cache);
-            if f.digest(&self.w.db) != d {
-                f.set_digest(&mut self.w.db).to(d);
-            }
+    /// An rlib (large: a library's objects) is measured on its own thread, off the critical
+    /// path (dependents compile meanwhile); links that read it wait for [`Event::Measured`].
+    fn remeasure_link_file(&mut self, p: &Path, tx: &mpsc::Sender<Event>) {
+        let Some(f) = self.w.link_files.get(p).copied() else { return };
+        if fingerprint::is_rlib(p) && self.cache.cached_derived(p, fingerprint::RLIB_OBJECTS).is_none() {
+            self.measuring.insert(p.to_path_buf());
+            let (tx, p) = (tx.clone(), p.to_path_buf());
+            std::thread::spawn(move || {
+                let _ = tx.send(Event::Measured(crate::digest::derive(&p, fingerprint::rlib_objects_digest)));
+            });
+            return;
         }
+        let d = fingerprint::link_file_digest(p, &mut self.cache);
+        if f.digest(&self.w.db) != d {
+            f.set_digest(&mut self.w.db).to(d);
+        }
+    }
+
+    /// Whether a link of `key` must wait for a linked file being measured.
+    fn waits_for_measure(&self, key: &UnitKey) -> bool {
+        !self.measuring.is_empty()
+            && self.state.units[key].built.link_files.as_ref().is_some_and(|v| v.iter().any(|p| self.measuring.contains(p)))
     }
 }
 
@@ -321,7 +348,7 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel:
                     }
                     None if o.success() => match exec::fingerprint_objects(inv) {
                         Ok(objects) => {
-                            split = Some(SplitCompile { objects, link_files: fingerprint::link_files(inv) });
+                            split = Some(Box::new(SplitCompile { objects, link_files: fingerprint::link_files(inv) }));
                             Ok(o)
                         }
                         Err(e) => {
@@ -388,6 +415,10 @@ pub struct CargoPart {
     pub reason: Option<String>,
     pub compiled: Vec<UnitKey>,
     pub linked: Vec<UnitKey>,
+    /// Linkable units the wrapper compiled but did not link (fingerprint set unchanged).
+    pub link_skipped: Vec<UnitKey>,
+    /// The wrapper's link decisions.
+    pub decisions: Vec<(UnitKey, LinkDecision)>,
     /// Build scripts splitlink reran instead of going through cargo.
     pub scripts: Vec<(UnitKey, String)>,
 }
@@ -411,6 +442,8 @@ pub fn replay(
     crate::build::timing("db ready", t0);
     refresh(&mut warm, state, &mut cache);
     crate::build::timing("inputs refreshed", t0);
+    let cargo_links =
+        cargo.decisions.iter().map(|(k, d)| (k.clone(), d.clone(), format!("{} (decided under cargo)", describe_link(d, state)))).collect();
     let mut lp = Loop {
         w: &mut warm,
         state,
@@ -422,15 +455,17 @@ pub fn replay(
         failed: BTreeSet::new(),
         compiled: Vec::new(),
         linked: Vec::new(),
-        link_skipped: Vec::new(),
+        link_skipped: cargo.link_skipped.clone(),
         explanation: Explanation {
             cargo: cargo.reason.clone(),
             scripts: cargo.scripts.clone(),
             compiled: cargo.compiled.iter().map(|k| (k.clone(), "compiled by cargo".to_string())).collect(),
+            links: cargo_links,
             ..Default::default()
         },
         snapshots: HashMap::new(),
         pending_link: HashMap::new(),
+        measuring: BTreeSet::new(),
         rustc_ms: 0,
         link_ms: 0,
     };
@@ -459,7 +494,7 @@ pub fn replay(
         let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
         for u in links {
             let key = u.key(&lp.w.db).clone();
-            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= jobs.max(1) {
+            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= jobs.max(1) || lp.waits_for_measure(&key) {
                 continue;
             }
             let decision = db::link_decision(&lp.w.db, u);
@@ -471,11 +506,11 @@ pub fn replay(
             lp.running.insert(key.clone());
             spawn_link(&tx, key, spec, lp.cancel.clone());
         }
-        if lp.running.is_empty() {
+        if lp.running.is_empty() && lp.measuring.is_empty() {
             break;
         }
         let Ok(ev) = rx.recv() else { break };
-        handle(&mut lp, ev, sink);
+        handle(&mut lp, ev, sink, &tx);
     }
 
     // Linkables compiled in this build whose objects did not change: skip, clean up.
@@ -499,7 +534,8 @@ pub fn replay(
         }
     }
     // Not-yet-built units blocked by a failure count as failed too.
-    let blocked: Vec<UnitKey> = keys.iter().filter(|k| db::dirty(&lp.w.db, lp.w.units[*k]).is_some() && !lp.failed.contains(*k)).cloned().collect();
+    let blocked: Vec<UnitKey> =
+        keys.iter().filter(|k| db::dirty(&lp.w.db, lp.w.units[*k]).is_some() && !lp.failed.contains(*k)).cloned().collect();
     for k in &blocked {
         lp.explanation.failed.push((k.to_string(), "not built: a dependency failed".into()));
     }
@@ -569,8 +605,18 @@ pub fn replay(
     (summary, warm)
 }
 
-fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
+fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<Event>) {
     match ev {
+        Event::Measured(d) => {
+            lp.measuring.remove(&d.path);
+            let digest = d.digest;
+            if let Some(f) = lp.w.link_files.get(&d.path).copied() {
+                if f.digest(&lp.w.db) != digest {
+                    f.set_digest(&mut lp.w.db).to(digest);
+                }
+            }
+            lp.cache.record_derived(fingerprint::RLIB_OBJECTS, d);
+        }
         Event::Compiled { key, out, split, fallback, measured, ms } => {
             lp.running.remove(&key);
             lp.rustc_ms += ms;
@@ -621,9 +667,9 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
             unit.set_interface(&mut lp.w.db).to(measured.interface);
             // A library's rlib is a file its dependents link.
             for o in spec.invocation.outputs() {
-                lp.remeasure_link_file(&o);
+                lp.remeasure_link_file(&o, tx);
             }
-            let link_files = match &split {
+            let link_files = match split.as_deref() {
                 Some(SplitCompile { link_files: Some(v), .. }) if fallback.is_none() => {
                     let mut inputs = Vec::new();
                     for p in v {
@@ -642,7 +688,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
             st.with = Some(built);
             st.interface = measured.interface;
             st.outputs = measured.stamps.clone();
-            if let (Some(c), None) = (split, &fallback) {
+            if let (Some(c), None) = (split.map(|c| *c), &fallback) {
                 unit.set_objects(&mut lp.w.db).to(c.objects.digests.clone());
                 unit.set_rlink(&mut lp.w.db).to(Some(c.objects.rlink));
                 unit.set_link_files(&mut lp.w.db).to(link_files);
@@ -676,7 +722,8 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink) {
                 return;
             }
             lp.linked.push(key.clone());
-            let stamps: Vec<(PathBuf, Stamp)> = spec.invocation.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
+            let stamps: Vec<(PathBuf, Stamp)> =
+                spec.invocation.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
             exec::remove_split_leftovers(&spec.invocation);
             exec::keep_binary(&spec.invocation);
             unit.set_last_link(&mut lp.w.db).to(inputs.clone());

@@ -134,7 +134,9 @@ pub fn rerun(run: &ScriptRun, scratch: &Path, cancel: Option<&Cancel>) -> Rerun 
     let out = exec::run_with(cmd, cancel);
     let verdict = match &out {
         Err(e) => Rerun::Differs(format!("cannot run it: {e}")),
-        Ok(o) if !o.success() => Rerun::Differs(format!("it failed ({})", o.code.map(|c| format!("exit status {c}")).unwrap_or_else(|| "killed".into()))),
+        Ok(o) if !o.success() => {
+            Rerun::Differs(format!("it failed ({})", o.code.map(|c| format!("exit status {c}")).unwrap_or_else(|| "killed".into())))
+        }
         Ok(o) => {
             let before = std::fs::read(run.output_file()).ok();
             if before.as_deref() != Some(&o.stdout[..]) {
@@ -284,7 +286,9 @@ fn shown(words: Vec<String>) -> Shown {
     let mut it = words.into_iter();
     for w in it.by_ref() {
         match w.split_once('=') {
-            Some((k, v)) if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && s.program.as_os_str().is_empty() => {
+            Some((k, v))
+                if !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && s.program.as_os_str().is_empty() =>
+            {
                 s.env.insert(k.to_string(), v.to_string());
             }
             _ => {
@@ -384,7 +388,13 @@ mod tests {
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::fs::write(root.join("build/pkg-1/output"), "cargo:rustc-env=V=1\n").unwrap();
         std::fs::write(out_dir.join("gen.rs"), "a").unwrap();
-        let env = |v: &str, g: &str| BTreeMap::from([("V".to_string(), v.to_string()), ("GEN".into(), g.into()), ("OUT_DIR".into(), out_dir.to_string_lossy().into_owned())]);
+        let env = |v: &str, g: &str| {
+            BTreeMap::from([
+                ("V".to_string(), v.to_string()),
+                ("GEN".into(), g.into()),
+                ("OUT_DIR".into(), out_dir.to_string_lossy().into_owned()),
+            ])
+        };
         let mut run = ScriptRun {
             key: UnitKey {
                 package_id: "p".into(),

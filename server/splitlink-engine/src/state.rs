@@ -401,7 +401,10 @@ pub fn describe(reason: &DirtyReason, root: &Path, state: &State) -> String {
         DirtyReason::DepChanged(k) => format!("the interface (.rmeta) of {k} changed"),
         DirtyReason::EnvChanged(v) => format!("environment variable {v} changed"),
         DirtyReason::ObjectsNeededForLink(r) => {
-            format!("a link is needed ({}) and the objects of the last compile were consumed", describe_link(&LinkDecision::Link(r.clone()), state))
+            format!(
+                "a link is needed ({}) and the objects of the last compile were consumed",
+                describe_link(&LinkDecision::Link(r.clone()), state)
+            )
         }
         DirtyReason::SourceChanged(p) => format!("{} changed", p.strip_prefix(root).unwrap_or(p).display()),
         DirtyReason::SourceMissing(p) => format!("{} was deleted", p.strip_prefix(root).unwrap_or(p).display()),

@@ -136,11 +136,8 @@ pub fn scan(root: &Path, target_dir: &Path) -> Scan {
         }
     }
     // `src/` (modules, `src/bin/`) and the other directories cargo finds targets in.
-    let srcs: Vec<PathBuf> = manifests
-        .iter()
-        .filter_map(|m| m.parent())
-        .flat_map(|d| ["src", "examples", "tests", "benches"].map(|s| d.join(s)))
-        .collect();
+    let srcs: Vec<PathBuf> =
+        manifests.iter().filter_map(|m| m.parent()).flat_map(|d| ["src", "examples", "tests", "benches"].map(|s| d.join(s))).collect();
     let src_dirs = dirs.into_iter().filter(|d| srcs.iter().any(|s| d.starts_with(s))).collect();
     Scan { manifests, src_dirs }
 }

@@ -109,11 +109,7 @@ pub fn locate(sel: &Selection, cwd: &Path) -> Result<Located, WorkspaceError> {
             .ok_or_else(|| WorkspaceError::NoManifest(cwd.to_path_buf()))?,
     };
     let pkg_dir = manifest.parent().unwrap_or(cwd).to_path_buf();
-    let root = pkg_dir
-        .ancestors()
-        .find(|d| has_workspace_table(&d.join("Cargo.toml")))
-        .map(Path::to_path_buf)
-        .unwrap_or(pkg_dir);
+    let root = pkg_dir.ancestors().find(|d| has_workspace_table(&d.join("Cargo.toml"))).map(Path::to_path_buf).unwrap_or(pkg_dir);
     let target_dir = sel
         .target_dir
         .as_ref()
@@ -184,24 +180,39 @@ pub fn toolchain_candidates(root: &Path, cwd: &Path) -> Vec<PathBuf> {
 /// Environment variables that change what cargo would run.
 pub fn relevant_env(extra: &[String]) -> Vec<(String, Option<String>)> {
     let mut names: Vec<String> = [
-        "RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "RUSTC", "RUSTC_WRAPPER", "RUSTC_BOOTSTRAP", "CARGO_TARGET_DIR",
-        "CARGO_INCREMENTAL", "CARGO_HOME", "RUSTUP_TOOLCHAIN", "CARGO_BUILD_JOBS",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTC",
+        "RUSTC_WRAPPER",
+        "RUSTC_BOOTSTRAP",
+        "CARGO_TARGET_DIR",
+        "CARGO_INCREMENTAL",
+        "CARGO_HOME",
+        "RUSTUP_TOOLCHAIN",
+        "CARGO_BUILD_JOBS",
     ]
     .iter()
     .map(|s| s.to_string())
     .collect();
     for (k, _) in std::env::vars() {
-        if k.starts_with("CARGO_PROFILE_") || k.starts_with("CARGO_TARGET_") || k.starts_with("CARGO_BUILD_") || k.starts_with("CARGO_UNSTABLE_") {
+        if k.starts_with("CARGO_PROFILE_")
+            || k.starts_with("CARGO_TARGET_")
+            || k.starts_with("CARGO_BUILD_")
+            || k.starts_with("CARGO_UNSTABLE_")
+        {
             names.push(k);
         }
     }
     names.extend(extra.iter().cloned());
     names.sort();
     names.dedup();
-    names.into_iter().map(|k| {
-        let v = std::env::var(&k).ok();
-        (k, v)
-    }).collect()
+    names
+        .into_iter()
+        .map(|k| {
+            let v = std::env::var(&k).ok();
+            (k, v)
+        })
+        .collect()
 }
 
 /// The first trigger file whose content differs from what was recorded.

@@ -6,7 +6,7 @@
 //! (`rustc -vV`, target-info probes, build scripts probing the compiler) passes straight through.
 
 use crate::exec::{self, CompiledObjects, Step};
-use crate::fingerprint::{self, LinkDecision, LinkInputs};
+use crate::fingerprint::{self, LinkDecision, LinkInputs, LinkReason};
 use crate::invocation::Invocation;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -19,8 +19,8 @@ pub enum SplitOutcome {
     /// Not a linkable crate type: run as cargo asked.
     NotLinkable,
     /// Compiled with `-Zno-link`, then linked (or the link failed: `linked == false`) from
-    /// `link` (`None`: the linked files could not be determined).
-    Split { objects: CompiledObjects, linked: bool, link: Option<LinkInputs> },
+    /// `link` (`None`: the linked files could not be determined), because of `decision`.
+    Split { objects: CompiledObjects, linked: bool, link: Option<LinkInputs>, decision: LinkDecision },
     /// Compiled with `-Zno-link`; the objects (and everything else the link reads) are those of
     /// the binary on disk, so it was not linked again.
     LinkSkipped { objects: CompiledObjects, link: LinkInputs },
@@ -33,6 +33,10 @@ pub struct Record {
     pub invocation: Invocation,
     pub outcome: SplitOutcome,
     pub exit_code: i32,
+    /// Digests of linked libraries this run computed (kind, measurement): the capture keeps
+    /// them in the state's cache so that nothing is hashed twice.
+    #[serde(default)]
+    pub measured: Vec<(String, crate::digest::Derived)>,
 }
 
 impl Record {
@@ -48,8 +52,7 @@ pub fn run(args: Vec<String>, capture_dir: &Path) -> i32 {
         return 2;
     };
     let cwd = std::env::current_dir().unwrap_or_default();
-    let env: BTreeMap<String, String> =
-        std::env::vars().filter(|(k, _)| !exec::ENV_DENYLIST.contains(&k.as_str())).collect();
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| !exec::ENV_DENYLIST.contains(&k.as_str())).collect();
     let inv = Invocation { rustc: PathBuf::from(rustc), args: rest.to_vec(), env, cwd };
 
     let is_unit = inv.crate_name().is_some() && std::env::var("CARGO_CRATE_NAME").ok().as_deref() == inv.crate_name();
@@ -57,12 +60,13 @@ pub fn run(args: Vec<String>, capture_dir: &Path) -> i32 {
         return passthrough(&inv);
     }
     let build_script = inv.crate_name().is_some_and(|n| n.starts_with("build_script_"));
+    let mut measured = Vec::new();
     let (outcome, code) = if inv.is_linkable() && !build_script {
-        split(&inv, capture_dir)
+        split(&inv, capture_dir, &mut measured)
     } else {
         (SplitOutcome::NotLinkable, passthrough_status(&inv))
     };
-    let rec = Record { invocation: inv.clone(), outcome, exit_code: code };
+    let rec = Record { invocation: inv.clone(), outcome, exit_code: code, measured };
     if let Err(e) = write_record(capture_dir, &rec) {
         eprintln!("splitlink: cannot record the invocation of {}: {e}", inv.crate_name().unwrap_or("?"));
         return if code == 0 { 1 } else { code };
@@ -110,7 +114,7 @@ fn fallback(inv: &Invocation, reason: String) -> (SplitOutcome, i32) {
     (SplitOutcome::Fallback { reason }, code)
 }
 
-fn split(inv: &Invocation, capture_dir: &Path) -> (SplitOutcome, i32) {
+fn split(inv: &Invocation, capture_dir: &Path, measured: &mut Vec<(String, crate::digest::Derived)>) -> (SplitOutcome, i32) {
     exec::remove_split_leftovers(inv);
     let out = match exec::run(inv, Step::NoLink) {
         Ok(o) => o,
@@ -130,11 +134,11 @@ fn split(inv: &Invocation, capture_dir: &Path) -> (SplitOutcome, i32) {
     let state = capture_dir.parent().and_then(Path::parent).map(crate::state::State::load);
     let mut cache = state.as_ref().map(|s| s.cache.clone()).unwrap_or_default();
     let link = fingerprint::measure(inv, &objects.digests, objects.rlink, &mut cache);
-    if let (Some(state), Some(now)) = (&state, &link) {
-        if link_unchanged(inv, now, state) {
-            exec::remove_split_leftovers(inv);
-            return (SplitOutcome::LinkSkipped { objects, link: now.clone() }, 0);
-        }
+    measured.append(&mut cache.computed);
+    let decision = link_decision(inv, link.as_ref(), state.as_ref());
+    if let (LinkDecision::UpToDate, Some(now)) = (&decision, &link) {
+        exec::remove_split_leftovers(inv);
+        return (SplitOutcome::LinkSkipped { objects, link: now.clone() }, 0);
     }
     let out = match exec::run(inv, Step::LinkOnly) {
         Ok(o) => o,
@@ -148,32 +152,33 @@ fn split(inv: &Invocation, capture_dir: &Path) -> (SplitOutcome, i32) {
         exec::keep_binary(inv);
     }
     let code = out.code.unwrap_or(101);
-    (SplitOutcome::Split { objects, linked: out.success(), link }, code)
+    (SplitOutcome::Split { objects, linked: out.success(), link, decision }, code)
 }
 
 /// The link decision of the replay, made under cargo: whether the binary on disk was linked by
 /// splitlink from exactly these objects, these workspace rlibs' objects (hashed now: cargo may
 /// have rebuilt them in this capture), these arguments and this link metadata.
-fn link_unchanged(inv: &Invocation, now: &LinkInputs, state: &crate::state::State) -> bool {
-    let Some(bin) = inv.linked_output() else { return false };
-    let Some(u) = state.units.values().find(|u| u.spec.invocation.linked_output().as_ref() == Some(&bin)) else { return false };
+fn link_decision(inv: &Invocation, now: Option<&LinkInputs>, state: Option<&crate::state::State>) -> LinkDecision {
+    let never = LinkDecision::Link(LinkReason::NeverLinked);
+    let (Some(bin), Some(state)) = (inv.linked_output(), state) else { return never };
+    let Some(u) = state.units.values().find(|u| u.spec.invocation.linked_output().as_ref() == Some(&bin)) else { return never };
     if u.spec.invocation.args != inv.args {
-        return false;
+        return LinkDecision::Link(LinkReason::ObjectsChanged { own: false, files: vec![], args: true, rlink: false });
     }
     // The binary must be the one splitlink linked; cargo deletes it before recompiling the
     // unit, so it may have to come back from where splitlink kept it.
-    let Some(recorded) = u.built.outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s) else { return false };
+    let Some(recorded) = u.built.outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s) else { return never };
     let bin_ok = crate::digest::Stamp::of(&bin).is_some_and(|s| s.same_output(&recorded));
     let kept = exec::kept_binary(inv).filter(|k| crate::digest::Stamp::of(k).is_some_and(|s| s.same_output(&recorded)));
-    if fingerprint::decide(u.built.last_link.as_ref(), Some(now), bin_ok || kept.is_some()) != LinkDecision::UpToDate {
-        return false;
-    }
-    if !bin_ok {
-        let Some(kept) = kept else { return false };
-        let _ = std::fs::remove_file(&bin);
-        if std::fs::hard_link(&kept, &bin).is_err() {
-            return false;
+    let decision = fingerprint::decide(u.built.last_link.as_ref(), now, bin_ok || kept.is_some());
+    if decision == LinkDecision::UpToDate && !bin_ok {
+        let restored = kept.is_some_and(|kept| {
+            let _ = std::fs::remove_file(&bin);
+            std::fs::hard_link(&kept, &bin).is_ok()
+        });
+        if !restored {
+            return LinkDecision::Link(LinkReason::BinaryMissingOrReplaced);
         }
     }
-    true
+    decision
 }

@@ -7,8 +7,8 @@ use splitlink_diag::model::{Applicability, Diagnostic as Model, Location, Phase,
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tower_lsp_server::ls_types::{
-    CodeAction, CodeActionKind, CodeDescription, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity,
-    DiagnosticTag, NumberOrString, Position, Range, TextEdit, Uri, WorkspaceEdit,
+    CodeAction, CodeActionKind, CodeDescription, Diagnostic, DiagnosticRelatedInformation, DiagnosticSeverity, DiagnosticTag,
+    NumberOrString, Position, Range, TextEdit, Uri, WorkspaceEdit,
 };
 
 pub fn uri(path: &Path) -> Option<Uri> {
@@ -58,7 +58,13 @@ pub fn to_lsp(d: &Model, related_supported: bool, root: &Path) -> Option<(PathBu
             });
         } else {
             let p = r.location.file.strip_prefix(root).unwrap_or(&r.location.file);
-            message.push_str(&format!("\n{}: {}:{}:{}", if r.message.is_empty() { "related" } else { &r.message }, p.display(), r.location.line_start, r.location.col_start));
+            message.push_str(&format!(
+                "\n{}: {}:{}:{}",
+                if r.message.is_empty() { "related" } else { &r.message },
+                p.display(),
+                r.location.line_start,
+                r.location.col_start
+            ));
         }
     }
     let code = d.code.clone().or_else(|| d.link_kind().map(|k| k.code().to_string()));

@@ -163,7 +163,10 @@ impl MainLoop {
                     other => {
                         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle_msg(other)));
                         if r.is_err() {
-                            self.show(MessageType::ERROR, "splitlink: internal error while handling a request (see the log); the server keeps running");
+                            self.show(
+                                MessageType::ERROR,
+                                "splitlink: internal error while handling a request (see the log); the server keeps running",
+                            );
                         }
                     }
                 }
@@ -292,10 +295,7 @@ impl MainLoop {
             return;
         }
         let globs = ["**/*.rs", "**/Cargo.toml", "**/Cargo.lock", "**/build.rs", "**/.cargo/config", "**/.cargo/config.toml"];
-        let watchers = globs
-            .iter()
-            .map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.to_string()), kind: None })
-            .collect();
+        let watchers = globs.iter().map(|g| FileSystemWatcher { glob_pattern: GlobPattern::String(g.to_string()), kind: None }).collect();
         let reg = Registration {
             id: "splitlink-watched-files".into(),
             method: "workspace/didChangeWatchedFiles".into(),
@@ -377,7 +377,15 @@ impl MainLoop {
         let t0 = Instant::now();
         let root = self.workspaces[i].root.clone();
         let related = self.info.related_information;
-        let mut sink = LspSink { diags: Vec::new(), progress: progress.as_ref(), handle: &self.handle, root: root.clone(), related, filter: self.settings.compiler_diagnostics, events: 0 };
+        let mut sink = LspSink {
+            diags: Vec::new(),
+            progress: progress.as_ref(),
+            handle: &self.handle,
+            root: root.clone(),
+            related,
+            filter: self.settings.compiler_diagnostics,
+            events: 0,
+        };
         let result = self.workspaces[i].engine.build(&mut sink, Some(&cancel));
         let diags = std::mem::take(&mut sink.diags);
         drop(sink);
@@ -481,7 +489,11 @@ impl MainLoop {
     fn start_run(&mut self, bin: Option<String>) {
         self.stop_run();
         let wanted = bin.or_else(|| self.settings.bin.clone());
-        let found = self.workspaces.iter().flat_map(|w| w.engine.binaries().into_iter().map(move |b| (w.root.clone(), b))).find(|(_, (n, _))| wanted.as_ref().is_none_or(|w| w == n));
+        let found = self
+            .workspaces
+            .iter()
+            .flat_map(|w| w.engine.binaries().into_iter().map(move |b| (w.root.clone(), b)))
+            .find(|(_, (n, _))| wanted.as_ref().is_none_or(|w| w == n));
         let Some((root, (name, path))) = found else {
             self.show(MessageType::WARNING, "splitlink.run: no binary to run (build first, or set `bin`)");
             return;
@@ -507,7 +519,10 @@ impl MainLoop {
             }
         };
         let pid = child.id();
-        for (stream, pipe) in [("stdout", child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)), ("stderr", child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>))] {
+        for (stream, pipe) in [
+            ("stdout", child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
+            ("stderr", child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
+        ] {
             let Some(pipe) = pipe else { continue };
             let c = self.client.clone();
             let h = self.handle.clone();
@@ -603,4 +618,3 @@ impl Sink for LspSink<'_> {
         }
     }
 }
-

@@ -50,8 +50,7 @@ impl Backend {
 impl LanguageServer for Backend {
     async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
         let caps = &params.capabilities;
-        let mut folders: Vec<PathBuf> =
-            params.workspace_folders.iter().flatten().filter_map(|f| path_of(&f.uri)).collect();
+        let mut folders: Vec<PathBuf> = params.workspace_folders.iter().flatten().filter_map(|f| path_of(&f.uri)).collect();
         #[allow(deprecated)]
         if folders.is_empty() {
             if let Some(p) = params.root_uri.as_ref().and_then(path_of) {

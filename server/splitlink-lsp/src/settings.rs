@@ -65,7 +65,8 @@ mod tests {
 
     #[test]
     fn parses_nested_and_flat_and_bad() {
-        let (s, e) = Settings::from_json(&serde_json::json!({"splitlink": {"bin": "app", "compilerDiagnostics": "off", "runOnLink": true}}));
+        let (s, e) =
+            Settings::from_json(&serde_json::json!({"splitlink": {"bin": "app", "compilerDiagnostics": "off", "runOnLink": true}}));
         assert_eq!(s.bin.as_deref(), Some("app"));
         assert_eq!(s.compiler_diagnostics, CompilerDiagnostics::Off);
         assert!(s.run_on_link && e.is_none());

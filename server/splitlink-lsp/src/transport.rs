@@ -177,7 +177,10 @@ impl FrameReader {
 
 enum Header {
     /// A header block of `end` bytes, with a body of `len` bytes.
-    Complete { end: usize, len: usize },
+    Complete {
+        end: usize,
+        len: usize,
+    },
     /// What there is could be the start of a header block.
     Partial,
     Bad(String),

@@ -31,9 +31,10 @@ impl Rng {
 }
 
 fn seed() -> u64 {
-    let seed = std::env::var("SPLITLINK_SOAK_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let seed = std::env::var("SPLITLINK_SOAK_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64);
     eprintln!("soak seed: {seed} (rerun with SPLITLINK_SOAK_SEED={seed})");
     seed
 }
@@ -365,12 +366,7 @@ impl Tally {
 
     fn check(&self, p: &Plan, seed: u64) {
         assert_eq!(self.null_invalid, p.null_invalid, "seed {seed}: -32600 with a null id");
-        assert!(
-            (1..=p.junk).contains(&self.parse_errors),
-            "seed {seed}: {} parse errors for {} junk messages",
-            self.parse_errors,
-            p.junk
-        );
+        assert!((1..=p.junk).contains(&self.parse_errors), "seed {seed}: {} parse errors for {} junk messages", self.parse_errors, p.junk);
     }
 }
 
@@ -584,11 +580,8 @@ fn soak_over_stdio() {
 
     // Malformed messages before `initialize` too: requests among them are refused (-32002),
     // but unknown methods are unknown (-32601) whatever the state.
-    let mut want: HashMap<String, Want> = before
-        .want
-        .into_iter()
-        .map(|(id, w)| (id, if let Want::Text = w { Want::Error(-32002) } else { w }))
-        .collect();
+    let mut want: HashMap<String, Want> =
+        before.want.into_iter().map(|(id, w)| (id, if let Want::Text = w { Want::Error(-32002) } else { w })).collect();
     let mut tally = Tally::default();
     let deadline = started + Duration::from_secs(20);
     let next = |want: &HashMap<String, Want>| match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {

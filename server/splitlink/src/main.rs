@@ -121,7 +121,9 @@ fn main() -> ExitCode {
     // Wrapper mode: cargo runs us as RUSTC_WORKSPACE_WRAPPER during a capture.
     if let Some(dir) = std::env::var_os(splitlink_engine::CAPTURE_DIR_ENV) {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        let is_cli = args.first().is_some_and(|a| matches!(a.as_str(), "build" | "explain" | "lsp" | "watch" | "help" | "--help" | "-h" | "-V" | "--version"));
+        let is_cli = args
+            .first()
+            .is_some_and(|a| matches!(a.as_str(), "build" | "explain" | "lsp" | "watch" | "help" | "--help" | "-h" | "-V" | "--version"));
         if !is_cli {
             let code = splitlink_engine::wrapper::run(args, std::path::Path::new(&dir));
             return ExitCode::from(code.clamp(0, 255) as u8);

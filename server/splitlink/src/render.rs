@@ -62,7 +62,11 @@ impl Renderer {
     }
 
     /// A failed link (rustc reports it with no span) as source-located diagnostics.
-    fn link_diagnostics(&self, message: &serde_json::Value, l: &splitlink_engine::LinkFailure) -> (Vec<splitlink_diag::model::Diagnostic>, std::path::PathBuf) {
+    fn link_diagnostics(
+        &self,
+        message: &serde_json::Value,
+        l: &splitlink_engine::LinkFailure,
+    ) -> (Vec<splitlink_diag::model::Diagnostic>, std::path::PathBuf) {
         if !splitlink_diag::linker::is_link_error(message) {
             return (vec![], l.workspace_root.clone());
         }
@@ -188,7 +192,10 @@ impl Renderer {
         let secs = s.duration_ms as f64 / 1000.0;
         if s.success {
             if self.verbose && !s.compiled.is_empty() {
-                self.status("Summary", &format!("compiled {} · linked {} · link skipped {}", names(&s.compiled), names(&s.linked), names(&s.link_skipped)));
+                self.status(
+                    "Summary",
+                    &format!("compiled {} · linked {} · link skipped {}", names(&s.compiled), names(&s.linked), names(&s.link_skipped)),
+                );
             }
             self.status("Finished", &format!("`{}` profile {} target(s) in {secs:.2}s", s.profile, s.profile_desc));
         } else if !self.quiet || self.json {
@@ -200,4 +207,3 @@ impl Renderer {
         }
     }
 }
-

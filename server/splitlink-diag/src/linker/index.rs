@@ -42,10 +42,7 @@ impl Manifest {
             };
             let k = k.trim();
             let v = v.trim();
-            let sv = v
-                .strip_prefix('"')
-                .and_then(|r| r.split('"').next())
-                .map(str::to_string);
+            let sv = v.strip_prefix('"').and_then(|r| r.split('"').next()).map(str::to_string);
             match (section.as_str(), k) {
                 ("package", "name") => m.package = sv,
                 ("package", "build") => m.build = sv,
@@ -108,11 +105,7 @@ impl Index {
         }
         let res = SourceFile::read(&path).map(|src| {
             let (crates, modules) = self.crate_of(&path);
-            self.files.push(FileInfo {
-                src,
-                crates,
-                modules,
-            });
+            self.files.push(FileInfo { src, crates, modules });
             self.files.len() - 1
         });
         self.by_path.insert(path, res);
@@ -125,22 +118,14 @@ impl Index {
     }
 
     fn manifest(&mut self, dir: &Path) -> Option<Manifest> {
-        self.manifests
-            .entry(dir.to_path_buf())
-            .or_insert_with(|| Manifest::read(dir))
-            .clone()
+        self.manifests.entry(dir.to_path_buf()).or_insert_with(|| Manifest::read(dir)).clone()
     }
 
     /// The package directory of a file: the longest manifest dir containing
     /// it, else the nearest ancestor with a `Cargo.toml` (not above the
     /// workspace root).
     pub fn package_dir(&mut self, file: &Path) -> Option<PathBuf> {
-        if let Some(d) = self
-            .manifest_dirs
-            .iter()
-            .filter(|d| file.starts_with(d))
-            .max_by_key(|d| d.components().count())
-        {
+        if let Some(d) = self.manifest_dirs.iter().filter(|d| file.starts_with(d)).max_by_key(|d| d.components().count()) {
             return Some(d.clone());
         }
         let mut dir = file.parent();
@@ -162,18 +147,11 @@ impl Index {
         };
         let m = self.manifest(&dir).unwrap_or_default();
         let rel = file.strip_prefix(&dir).unwrap_or(file);
-        let comps: Vec<String> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
+        let comps: Vec<String> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         let norm = |s: &str| s.replace('-', "_");
         let stem = |s: &str| s.strip_suffix(".rs").unwrap_or(s).to_string();
         let rel_str = comps.join("/");
-        if let Some((name, _)) = m
-            .bins
-            .iter()
-            .find(|(_, p)| p.as_deref() == Some(rel_str.as_str()))
-        {
+        if let Some((name, _)) = m.bins.iter().find(|(_, p)| p.as_deref() == Some(rel_str.as_str())) {
             return (vec![norm(name)], Vec::new());
         }
         let mut crates = Vec::new();
@@ -207,10 +185,7 @@ impl Index {
             }
         };
         let mut mods = mods;
-        if mods
-            .last()
-            .is_some_and(|l| l == "mod" || l == "lib" || l == "main")
-        {
+        if mods.last().is_some_and(|l| l == "mod" || l == "lib" || l == "main") {
             mods.pop();
         }
         crates.dedup();

@@ -75,17 +75,11 @@ impl LinkContext {
             };
             let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
             entries.sort();
-            if entries
-                .iter()
-                .any(|p| p.file_name().is_some_and(|n| n == "Cargo.toml"))
-            {
+            if entries.iter().any(|p| p.file_name().is_some_and(|n| n == "Cargo.toml")) {
                 ctx.manifest_dirs.push(dir.clone());
             }
             for p in entries.into_iter().rev() {
-                let name = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 if p.is_dir() {
                     if name != "target" && !name.starts_with('.') {
                         stack.push(p);
@@ -179,11 +173,7 @@ impl LinkFailure {
     pub fn from_json(v: &Value) -> Option<LinkFailure> {
         let v = unwrap_cargo(v);
         let message = v.get("message")?.as_str()?.to_string();
-        let rendered = v
-            .get("rendered")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let rendered = v.get("rendered").and_then(Value::as_str).unwrap_or("").to_string();
         let children: Vec<(String, String)> = v
             .get("children")
             .and_then(Value::as_array)
@@ -191,10 +181,7 @@ impl LinkFailure {
                 cs.iter()
                     .filter_map(|c| {
                         Some((
-                            c.get("level")
-                                .and_then(Value::as_str)
-                                .unwrap_or("note")
-                                .to_string(),
+                            c.get("level").and_then(Value::as_str).unwrap_or("note").to_string(),
                             c.get("message")?.as_str()?.to_string(),
                         ))
                     })
@@ -204,10 +191,7 @@ impl LinkFailure {
 
         let (linker, status) = if let Some(rest) = message.strip_prefix("linking with ") {
             let linker = backticked(rest).map(str::to_string);
-            let status_text = rest
-                .split_once(" failed: ")
-                .map(|x| x.1.trim())
-                .unwrap_or("");
+            let status_text = rest.split_once(" failed: ").map(|x| x.1.trim()).unwrap_or("");
             let code = status_text
                 .strip_prefix("exit status: ")
                 .or_else(|| status_text.strip_prefix("exit code: "))
@@ -218,19 +202,10 @@ impl LinkFailure {
             };
             (linker, status)
         } else if message.starts_with("linker `") && message.ends_with("` not found") {
-            (
-                backticked(&message).map(str::to_string),
-                LinkStatus::NotFound,
-            )
+            (backticked(&message).map(str::to_string), LinkStatus::NotFound)
         } else if message.starts_with("could not exec the linker") {
-            (
-                backticked(&message).map(str::to_string),
-                LinkStatus::ExecFailed,
-            )
-        } else if let Some(text) = message
-            .strip_prefix("linker stderr: ")
-            .or_else(|| message.strip_prefix("linker stdout: "))
-        {
+            (backticked(&message).map(str::to_string), LinkStatus::ExecFailed)
+        } else if let Some(text) = message.strip_prefix("linker stderr: ").or_else(|| message.strip_prefix("linker stdout: ")) {
             return Some(LinkFailure {
                 linker: None,
                 status: LinkStatus::Messages,
@@ -248,8 +223,7 @@ impl LinkFailure {
         let mut output = Vec::new();
         let mut rustc_notes = Vec::new();
         for (i, (_level, m)) in children.into_iter().enumerate() {
-            let looks_like_command =
-                m.starts_with(" \"") || m.starts_with('"') || m.starts_with("LC_ALL=");
+            let looks_like_command = m.starts_with(" \"") || m.starts_with('"') || m.starts_with("LC_ALL=");
             let command_slot = match status {
                 LinkStatus::Exit(_) | LinkStatus::Signal(_) => i == 0,
                 LinkStatus::ExecFailed => command.is_none(),
@@ -267,25 +241,14 @@ impl LinkFailure {
                 output.push(m);
             }
         }
-        Some(LinkFailure {
-            linker,
-            status,
-            command,
-            output: output.join("\n"),
-            rustc_notes,
-            message,
-            rendered,
-        })
+        Some(LinkFailure { linker, status, command, output: output.join("\n"), rustc_notes, message, rendered })
     }
 
     /// The value of the last `-fuse-ld=X` on the command line.
     pub fn fuse_ld(&self) -> Option<String> {
         let cmd = self.command.as_deref()?;
         let i = cmd.rfind("-fuse-ld=")?;
-        let v: String = cmd[i + "-fuse-ld=".len()..]
-            .chars()
-            .take_while(|c| !matches!(c, '"' | ' ' | '\''))
-            .collect();
+        let v: String = cmd[i + "-fuse-ld=".len()..].chars().take_while(|c| !matches!(c, '"' | ' ' | '\'')).collect();
         (!v.is_empty()).then_some(v)
     }
 }
@@ -307,21 +270,13 @@ pub fn from_link_error(rustc_diag: &Value, ctx: &LinkContext) -> Vec<Diagnostic>
 
 /// Like [`from_link_error`], from an already split [`LinkFailure`].
 pub fn from_failure(failure: &LinkFailure, ctx: &LinkContext) -> Vec<Diagnostic> {
-    let mut m = Mapper {
-        ctx,
-        idx: Index::new(ctx),
-    };
+    let mut m = Mapper { ctx, idx: Index::new(ctx) };
     let linker = failure.linker.clone().unwrap_or_else(|| "cc".to_string());
     match &failure.status {
         LinkStatus::NotFound | LinkStatus::ExecFailed => {
             let mut d = m.linker_not_found(&linker, None);
-            d.notes
-                .extend(failure.rustc_notes.iter().map(|n| format!("note: {n}")));
-            d.raw = if failure.rendered.is_empty() {
-                failure.message.clone()
-            } else {
-                failure.rendered.clone()
-            };
+            d.notes.extend(failure.rustc_notes.iter().map(|n| format!("note: {n}")));
+            d.raw = if failure.rendered.is_empty() { failure.message.clone() } else { failure.rendered.clone() };
             if failure.status == LinkStatus::ExecFailed {
                 d.message = format!("could not execute the linker `{linker}`");
             }
@@ -340,15 +295,8 @@ pub fn from_failure(failure: &LinkFailure, ctx: &LinkContext) -> Vec<Diagnostic>
         diags.push(d);
     }
     if let LinkStatus::Signal(sig) = &failure.status {
-        if !diags
-            .iter()
-            .any(|d| d.link_kind() == Some(LinkKind::LinkerCrashed))
-        {
-            let mut d = m.base(
-                LinkKind::LinkerCrashed,
-                Severity::Error,
-                format!("linker `{linker}` crashed: {sig}"),
-            );
+        if !diags.iter().any(|d| d.link_kind() == Some(LinkKind::LinkerCrashed)) {
+            let mut d = m.base(LinkKind::LinkerCrashed, Severity::Error, format!("linker `{linker}` crashed: {sig}"));
             d.primary = m.root_fallback();
             d.raw = failure.rendered.clone();
             diags.push(d);
@@ -357,11 +305,7 @@ pub fn from_failure(failure: &LinkFailure, ctx: &LinkContext) -> Vec<Diagnostic>
     if diags.is_empty() && failure.status != LinkStatus::Messages {
         let mut d = m.base(LinkKind::Other, Severity::Error, failure.message.clone());
         d.primary = m.root_fallback();
-        d.raw = if failure.output.is_empty() {
-            failure.rendered.clone()
-        } else {
-            failure.output.clone()
-        };
+        d.raw = if failure.output.is_empty() { failure.rendered.clone() } else { failure.output.clone() };
         diags.push(d);
     }
     diags
@@ -411,12 +355,7 @@ impl Mapper<'_> {
     fn base(&self, kind: LinkKind, severity: Severity, message: String) -> Diagnostic {
         let mut d = Diagnostic::new(severity, Phase::Link, message);
         d.code = Some(kind.code().to_string());
-        d.link = Some(LinkInfo {
-            kind,
-            symbol: None,
-            raw_symbol: None,
-            more_references: 0,
-        });
+        d.link = Some(LinkInfo { kind, symbol: None, raw_symbol: None, more_references: 0 });
         d
     }
 
@@ -428,8 +367,7 @@ impl Mapper<'_> {
         let loc = match self.idx.load(&root) {
             Some(fi) => {
                 let f = &self.idx.files[fi].src;
-                f.line_location(1)
-                    .unwrap_or_else(|| Location::on_line(root.clone(), 1, 1, 1))
+                f.line_location(1).unwrap_or_else(|| Location::on_line(root.clone(), 1, 1, 1))
             }
             None => Location::on_line(root, 1, 1, 1),
         };
@@ -439,30 +377,18 @@ impl Mapper<'_> {
     /// Resolves a path printed by the linker to a file we can point at.
     fn resolve_path(&mut self, printed: &str) -> Option<PathBuf> {
         let p = Path::new(printed);
-        let abs = normalize(&if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.ctx.cwd.join(p)
-        });
+        let abs = normalize(&if p.is_absolute() { p.to_path_buf() } else { self.ctx.cwd.join(p) });
         if abs.is_file() || abs.starts_with(normalize(&self.ctx.workspace_root)) {
             return Some(abs);
         }
         // lld prints only the file name when the DWARF path has no directory;
         // paths may also have been remapped. Accept a unique suffix match
         // among the sources.
-        let comps: Vec<_> = p
-            .components()
-            .filter(|c| matches!(c, std::path::Component::Normal(_)))
-            .collect();
+        let comps: Vec<_> = p.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
         let min = if comps.len() == 1 { 1 } else { 2 };
         for take in (min..=comps.len()).rev() {
             let suffix: PathBuf = comps[comps.len() - take..].iter().collect();
-            let hits: Vec<&PathBuf> = self
-                .ctx
-                .sources
-                .iter()
-                .filter(|s| s.ends_with(&suffix))
-                .collect();
+            let hits: Vec<&PathBuf> = self.ctx.sources.iter().filter(|s| s.ends_with(&suffix)).collect();
             if hits.len() == 1 {
                 return Some(hits[0].clone());
             }
@@ -480,15 +406,12 @@ impl Mapper<'_> {
             return Location::on_line(path, line, 1, 1);
         };
         let f = &self.idx.files[fi].src;
-        if let Some(id) = f
-            .idents_on_line(line)
-            .filter(|i| names.iter().any(|n| n == f.ident_text(i)))
-            .min_by_key(|i| (i.next != Some(b'('), i.start))
+        if let Some(id) =
+            f.idents_on_line(line).filter(|i| names.iter().any(|n| n == f.ident_text(i))).min_by_key(|i| (i.next != Some(b'('), i.start))
         {
             return f.location(id.start, id.end);
         }
-        f.line_location(line)
-            .unwrap_or_else(|| Location::on_line(path, line, 1, 1))
+        f.line_location(line).unwrap_or_else(|| Location::on_line(path, line, 1, 1))
     }
 
     /// Finds the definition of the function a linker names (`app::m::f`,
@@ -510,11 +433,7 @@ impl Mapper<'_> {
                     Some(k) => {
                         if info.crates.iter().any(|c| c == k) {
                             score += 100;
-                        } else if fp
-                            .trait_krate
-                            .as_ref()
-                            .is_some_and(|t| info.crates.contains(t))
-                        {
+                        } else if fp.trait_krate.as_ref().is_some_and(|t| info.crates.contains(t)) {
                             // `impl LocalTrait for ForeignType`
                             score += 90;
                         } else if !info.crates.is_empty() {
@@ -530,43 +449,24 @@ impl Mapper<'_> {
                 }
                 // Module path: file modules, then inline `mod` blocks.
                 let mut mods = info.modules.clone();
-                let mut inline: Vec<String> = f
-                    .ancestors(ii)
-                    .filter(|a| a.kind == ItemKind::Mod)
-                    .filter_map(|a| a.name.clone())
-                    .collect();
+                let mut inline: Vec<String> = f.ancestors(ii).filter(|a| a.kind == ItemKind::Mod).filter_map(|a| a.name.clone()).collect();
                 inline.reverse();
                 mods.extend(inline);
-                let matched = mods
-                    .iter()
-                    .zip(fp.modules.iter())
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let matched = mods.iter().zip(fp.modules.iter()).take_while(|(a, b)| a == b).count();
                 score += 10 * matched as i32;
                 score -= 5 * (mods.len() - matched) as i32;
-                let container = f
-                    .ancestors(ii)
-                    .find(|a| matches!(a.kind, ItemKind::Impl | ItemKind::Trait));
+                let container = f.ancestors(ii).find(|a| matches!(a.kind, ItemKind::Impl | ItemKind::Trait));
                 let words = |h: &str| -> Vec<String> {
-                    h.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .filter(|w| !w.is_empty())
-                        .map(str::to_string)
-                        .collect()
+                    h.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).map(str::to_string).collect()
                 };
                 match container {
                     Some(c) => {
                         let ws = words(&c.header);
-                        let has = |n: &Option<String>| {
-                            n.as_ref().is_some_and(|n| ws.iter().any(|w| w == n))
-                        };
+                        let has = |n: &Option<String>| n.as_ref().is_some_and(|n| ws.iter().any(|w| w == n));
                         if has(&fp.self_type) {
                             score += 20;
                         }
-                        if has(&fp.trait_name)
-                            || (c.kind == ItemKind::Trait
-                                && c.name == fp.trait_name
-                                && fp.trait_name.is_some())
-                        {
+                        if has(&fp.trait_name) || (c.kind == ItemKind::Trait && c.name == fp.trait_name && fp.trait_name.is_some()) {
                             score += 20;
                         }
                         // Legacy mangling of inherent methods: `krate::m::Type::method`.
@@ -601,10 +501,8 @@ impl Mapper<'_> {
     fn use_in_fn(&self, fi: usize, ii: usize, names: &[String]) -> Option<Location> {
         let f = &self.idx.files[fi].src;
         let body = f.items[ii].body?;
-        let id = f
-            .idents_in(body)
-            .filter(|i| names.iter().any(|n| n == f.ident_text(i)))
-            .min_by_key(|i| (i.next != Some(b'('), i.start))?;
+        let id =
+            f.idents_in(body).filter(|i| names.iter().any(|n| n == f.ident_text(i))).min_by_key(|i| (i.next != Some(b'('), i.start))?;
         Some(f.location(id.start, id.end))
     }
 
@@ -637,9 +535,7 @@ impl Mapper<'_> {
         for info in &self.idx.files {
             let f = &info.src;
             for item in &f.items {
-                if matches!(item.kind, ItemKind::ForeignFn | ItemKind::ForeignStatic)
-                    && item.link_symbol().as_deref() == Some(sym)
-                {
+                if matches!(item.kind, ItemKind::ForeignFn | ItemKind::ForeignStatic) && item.link_symbol().as_deref() == Some(sym) {
                     if let (Some((s, e)), Some(n)) = (item.name_span, &item.name) {
                         out.push((f.location(s, e), n.clone()));
                     }
@@ -654,9 +550,7 @@ impl Mapper<'_> {
         let mut out = Vec::new();
         for (fi, info) in self.idx.files.iter().enumerate() {
             for (ii, item) in info.src.items.iter().enumerate() {
-                if matches!(item.kind, ItemKind::Fn | ItemKind::Static)
-                    && item.exported_symbol().as_deref() == Some(sym)
-                {
+                if matches!(item.kind, ItemKind::Fn | ItemKind::Static) && item.exported_symbol().as_deref() == Some(sym) {
                     out.push((fi, ii));
                 }
             }
@@ -666,12 +560,7 @@ impl Mapper<'_> {
 
     /// Occurrences of `needle` in files (config files, build scripts), as
     /// locations; `line_filter` must accept the line.
-    fn text_hits(
-        &self,
-        files: &[PathBuf],
-        needle: &str,
-        line_filter: &dyn Fn(&str) -> bool,
-    ) -> Vec<Location> {
+    fn text_hits(&self, files: &[PathBuf], needle: &str, line_filter: &dyn Fn(&str) -> bool) -> Vec<Location> {
         let mut out = Vec::new();
         if needle.is_empty() {
             return out;
@@ -682,19 +571,14 @@ impl Mapper<'_> {
             };
             for (n, line) in text.lines().enumerate() {
                 let code = line.split('#').next().unwrap_or(line);
-                let code = if file.extension().is_some_and(|e| e == "rs") {
-                    line.split("//").next().unwrap_or(line)
-                } else {
-                    code
-                };
+                let code = if file.extension().is_some_and(|e| e == "rs") { line.split("//").next().unwrap_or(line) } else { code };
                 if !line_filter(code) {
                     continue;
                 }
                 let mut from = 0;
                 while let Some(i) = code[from..].find(needle).map(|i| i + from) {
                     let end = i + needle.len();
-                    let before_ok =
-                        i == 0 || !is_name_char(code[..i].chars().last().unwrap_or(' '));
+                    let before_ok = i == 0 || !is_name_char(code[..i].chars().last().unwrap_or(' '));
                     let after_ok = !code[end..].chars().next().is_some_and(is_name_char);
                     if before_ok && after_ok {
                         let c1 = code[..i].chars().count() as u32 + 1;
@@ -740,9 +624,7 @@ impl Mapper<'_> {
         let scripts = self.build_scripts();
         hits.extend(self.text_hits(&scripts, name, &|l| l.contains("rustc-link-lib")));
         let configs = self.ctx.config_files.clone();
-        hits.extend(self.text_hits(&configs, name, &|l| {
-            l.contains("-l") || l.contains("link-lib")
-        }));
+        hits.extend(self.text_hits(&configs, name, &|l| l.contains("-l") || l.contains("link-lib")));
         dedup(hits)
     }
 
@@ -759,10 +641,7 @@ impl Mapper<'_> {
                 continue;
             }
             for l in self.native_lib_hits(&lib) {
-                out.push(Related {
-                    location: l,
-                    message: format!("{what} native library `{lib}`, linked here"),
-                });
+                out.push(Related { location: l, message: format!("{what} native library `{lib}`, linked here") });
             }
             seen.push(lib);
         }
@@ -772,15 +651,8 @@ impl Mapper<'_> {
     fn linker_not_found(&mut self, linker: &str, fuse_ld: Option<&str>) -> Diagnostic {
         let (message, symbol) = match fuse_ld {
             Some(f) => {
-                let name = if f.contains('/') {
-                    f.to_string()
-                } else {
-                    format!("ld.{f}")
-                };
-                (
-                    format!("linker `{name}` not found (selected by `-fuse-ld={f}`)"),
-                    name,
-                )
+                let name = if f.contains('/') { f.to_string() } else { format!("ld.{f}") };
+                (format!("linker `{name}` not found (selected by `-fuse-ld={f}`)"), name)
             }
             None => (format!("linker `{linker}` not found"), linker.to_string()),
         };
@@ -791,10 +663,7 @@ impl Mapper<'_> {
             None => {
                 let mut h = self.text_hits(&configs, linker, &|l| l.contains("linker"));
                 if h.is_empty() {
-                    let base = Path::new(linker)
-                        .file_name()
-                        .map(|b| b.to_string_lossy().into_owned())
-                        .unwrap_or_default();
+                    let base = Path::new(linker).file_name().map(|b| b.to_string_lossy().into_owned()).unwrap_or_default();
                     if base != linker {
                         h = self.text_hits(&configs, &base, &|l| l.contains("linker"));
                     }
@@ -806,11 +675,7 @@ impl Mapper<'_> {
             let scripts = self.build_scripts();
             hits.extend(self.text_hits(&scripts, &format!("-fuse-ld={f}"), &|_| true));
         }
-        let label = if fuse_ld.is_some() {
-            "the linker is selected here"
-        } else {
-            "the linker is configured here"
-        };
+        let label = if fuse_ld.is_some() { "the linker is selected here" } else { "the linker is configured here" };
         self.set_evidence(&mut d, hits, label, "also configured here");
         if let Some(l) = d.link.as_mut() {
             l.symbol = Some(symbol.clone());
@@ -820,13 +685,7 @@ impl Mapper<'_> {
     }
 
     /// Sets primary (first hit) and related (others), or the fallback.
-    fn set_evidence(
-        &mut self,
-        d: &mut Diagnostic,
-        hits: Vec<Location>,
-        label: &str,
-        related: &str,
-    ) {
+    fn set_evidence(&mut self, d: &mut Diagnostic, hits: Vec<Location>, label: &str, related: &str) {
         let mut hits = dedup(hits);
         if hits.is_empty() {
             d.primary = self.root_fallback();
@@ -834,10 +693,7 @@ impl Mapper<'_> {
         }
         let first = hits.remove(0);
         d.primary = Some(first.with_label(label));
-        d.related.extend(hits.into_iter().map(|l| Related {
-            location: l,
-            message: related.to_string(),
-        }));
+        d.related.extend(hits.into_iter().map(|l| Related { location: l, message: related.to_string() }));
     }
 
     fn record(&mut self, rec: Record, failure: &LinkFailure) -> Diagnostic {
@@ -856,17 +712,12 @@ impl Mapper<'_> {
                 let fuse = failure.fuse_ld();
                 let linker = rec.subject.clone().unwrap_or_else(|| "ld".into());
                 let mut d = self.linker_not_found(&linker, fuse.as_deref());
-                d.notes
-                    .push(format!("note: the compiler driver reported: {}", rec.text));
+                d.notes.push(format!("note: the compiler driver reported: {}", rec.text));
                 d
             }
             RecKind::Crashed => {
                 let linker = failure.linker.clone().unwrap_or_else(|| "cc".into());
-                let mut d = self.base(
-                    LinkKind::LinkerCrashed,
-                    severity,
-                    format!("linker `{linker}` crashed: {}", rec.text),
-                );
+                let mut d = self.base(LinkKind::LinkerCrashed, severity, format!("linker `{linker}` crashed: {}", rec.text));
                 d.primary = self.root_fallback();
                 d
             }
@@ -877,8 +728,7 @@ impl Mapper<'_> {
                 d
             }
         };
-        d.notes
-            .extend(rec.notes.iter().map(|n| format!("note: {n}")));
+        d.notes.extend(rec.notes.iter().map(|n| format!("note: {n}")));
         d.raw = raw;
         d
     }
@@ -903,24 +753,16 @@ impl Mapper<'_> {
         let is_main = matches!(sym.as_str(), "main" | "WinMain" | "wWinMain" | "_main")
             && (rec.sites.is_empty()
                 || rec.sites.iter().any(|s| {
-                    s.function.as_deref().is_some_and(|f| {
-                        f == "_start" || f.starts_with("__libc_start") || f == "mainCRTStartup"
-                    }) || s.object.as_deref().is_some_and(|o| {
-                        let b = o.rsplit('/').next().unwrap_or(o);
-                        b.contains("crt1.o")
-                            || b.contains("crt0.o")
-                            || b.starts_with("Scrt1")
-                            || b.starts_with("rcrt1")
-                    })
+                    s.function.as_deref().is_some_and(|f| f == "_start" || f.starts_with("__libc_start") || f == "mainCRTStartup")
+                        || s.object.as_deref().is_some_and(|o| {
+                            let b = o.rsplit('/').next().unwrap_or(o);
+                            b.contains("crt1.o") || b.contains("crt0.o") || b.starts_with("Scrt1") || b.starts_with("rcrt1")
+                        })
                 }));
         if is_main {
             return self.missing_main(rec, severity, &raw_sym, &sym);
         }
-        let mut d = self.base(
-            LinkKind::UndefinedSymbol,
-            severity,
-            format!("undefined symbol: `{sym}`"),
-        );
+        let mut d = self.base(LinkKind::UndefinedSymbol, severity, format!("undefined symbol: `{sym}`"));
         let decls = self.extern_decls(&raw_sym);
         let names = self.names_for(&raw_sym, &sym, &decls);
 
@@ -952,29 +794,20 @@ impl Mapper<'_> {
         });
         if let Some(p) = locs.next() {
             d.primary = Some(p);
-            d.related.extend(locs.map(|l| Related {
-                message: "also referenced here".into(),
-                location: l,
-            }));
+            d.related.extend(locs.map(|l| Related { message: "also referenced here".into(), location: l }));
         }
         let mut decl_locs = decls.into_iter().map(|(l, _)| l);
         if d.primary.is_none() {
             if let Some(l) = decl_locs.next() {
-                d.primary =
-                    Some(l.with_label(format!("`{sym}` is declared here but defined nowhere")));
+                d.primary = Some(l.with_label(format!("`{sym}` is declared here but defined nowhere")));
             }
         }
         for l in decl_locs {
             if !d.primary.as_ref().is_some_and(|p| p.same_line(&l)) {
-                d.related.push(Related {
-                    location: l,
-                    message: "declared here".into(),
-                });
+                d.related.push(Related { location: l, message: "declared here".into() });
             }
         }
-        let mut native = self
-            .native_lib_related(&rec.sites, "referenced from")
-            .into_iter();
+        let mut native = self.native_lib_related(&rec.sites, "referenced from").into_iter();
         if d.primary.is_none() {
             if let Some(r) = native.next() {
                 d.primary = Some(r.location.with_label(format!("`{sym}` is {}", r.message)));
@@ -990,37 +823,22 @@ impl Mapper<'_> {
             d.notes.push(format!("note: referenced from `{f}`"));
         }
         if functions.len() > shown.len() {
-            d.notes.push(format!(
-                "note: and from {} more functions",
-                functions.len() - shown.len()
-            ));
+            d.notes.push(format!("note: and from {} more functions", functions.len() - shown.len()));
         }
         let mut more = rec.more;
         if rec.more_follow {
             more += 1;
-            d.notes
-                .push("note: the linker reports more references that it did not list".into());
+            d.notes.push("note: the linker reports more references that it did not list".into());
         }
         if rec.more > 0 {
-            d.notes.push(format!(
-                "note: referenced {} more time{}",
-                rec.more,
-                if rec.more == 1 { "" } else { "s" }
-            ));
+            d.notes.push(format!("note: referenced {} more time{}", rec.more, if rec.more == 1 { "" } else { "s" }));
         }
         if d.related.iter().any(|r| r.message == "declared here")
-            || d.primary.as_ref().is_some_and(|p| {
-                p.label
-                    .as_deref()
-                    .is_some_and(|l| l.contains("declared here"))
-            })
+            || d.primary.as_ref().is_some_and(|p| p.label.as_deref().is_some_and(|l| l.contains("declared here")))
         {
-            d.notes.push(format!(
-                "note: `{sym}` is declared in an `extern` block, but no object file or library in the link defines it"
-            ));
+            d.notes.push(format!("note: `{sym}` is declared in an `extern` block, but no object file or library in the link defines it"));
         }
-        d.notes
-            .extend(failure.rustc_notes.iter().map(|n| format!("note: {n}")));
+        d.notes.extend(failure.rustc_notes.iter().map(|n| format!("note: {n}")));
         if let Some(l) = d.link.as_mut() {
             l.symbol = Some(sym);
             l.raw_symbol = Some(raw_sym);
@@ -1029,13 +847,7 @@ impl Mapper<'_> {
         d
     }
 
-    fn missing_main(
-        &mut self,
-        rec: &Record,
-        severity: Severity,
-        raw_sym: &str,
-        sym: &str,
-    ) -> Diagnostic {
+    fn missing_main(&mut self, rec: &Record, severity: Severity, raw_sym: &str, sym: &str) -> Diagnostic {
         let mut d = self.base(
             LinkKind::MissingMain,
             severity,
@@ -1045,10 +857,7 @@ impl Mapper<'_> {
         if let Some(fi) = self.idx.load(&root) {
             let f = &self.idx.files[fi].src;
             if let Some(a) = f.inner_attrs.iter().find(|a| a.text.trim() == "no_main") {
-                d.primary = Some(
-                    f.location(a.start, a.end)
-                        .with_label("`#![no_main]` tells rustc not to generate `main`"),
-                );
+                d.primary = Some(f.location(a.start, a.end).with_label("`#![no_main]` tells rustc not to generate `main`"));
             }
             for item in &f.items {
                 if item.kind == ItemKind::Fn
@@ -1062,10 +871,7 @@ impl Mapper<'_> {
                         if d.primary.is_none() {
                             d.primary = Some(loc.with_label(msg));
                         } else {
-                            d.related.push(Related {
-                                location: loc,
-                                message: msg.to_string(),
-                            });
+                            d.related.push(Related { location: loc, message: msg.to_string() });
                         }
                     }
                 }
@@ -1076,8 +882,7 @@ impl Mapper<'_> {
         }
         for s in &rec.sites {
             if let Some(f) = &s.function {
-                d.notes
-                    .push(format!("note: referenced from `{}`", demangle(f)));
+                d.notes.push(format!("note: referenced from `{}`", demangle(f)));
                 break;
             }
         }
@@ -1093,11 +898,7 @@ impl Mapper<'_> {
     fn duplicate(&mut self, rec: &Record, severity: Severity) -> Diagnostic {
         let raw_sym = rec.subject.clone().unwrap_or_default();
         let sym = demangle(&raw_sym);
-        let mut d = self.base(
-            LinkKind::DuplicateSymbol,
-            severity,
-            format!("duplicate symbol: `{sym}`"),
-        );
+        let mut d = self.base(LinkKind::DuplicateSymbol, severity, format!("duplicate symbol: `{sym}`"));
         let defs = self.exported_defs(&raw_sym);
         let mut used = vec![false; defs.len()];
         let mut locs: Vec<Location> = Vec::new();
@@ -1157,21 +958,13 @@ impl Mapper<'_> {
         match locs.next() {
             Some(p) => {
                 d.primary = Some(p.with_label(format!("`{sym}` is defined here")));
-                d.related.extend(locs.map(|l| Related {
-                    location: l,
-                    message: "also defined here".into(),
-                }));
+                d.related.extend(locs.map(|l| Related { location: l, message: "also defined here".into() }));
             }
             None => d.primary = self.root_fallback(),
         }
         let mut crates: Vec<String> = Vec::new();
         for s in &rec.sites {
-            if let Some(c) = s
-                .object
-                .as_deref()
-                .or(s.archive.as_deref())
-                .and_then(crate_from_object)
-            {
+            if let Some(c) = s.object.as_deref().or(s.archive.as_deref()).and_then(crate_from_object) {
                 if !crates.contains(&c) {
                     crates.push(c);
                 }
@@ -1186,9 +979,7 @@ impl Mapper<'_> {
             ));
         }
         if !defs.is_empty() {
-            d.notes.push(
-                "help: `#[no_mangle]` and `#[export_name]` symbols share one global namespace: rename one of them".into(),
-            );
+            d.notes.push("help: `#[no_mangle]` and `#[export_name]` symbols share one global namespace: rename one of them".into());
         }
         if let Some(l) = d.link.as_mut() {
             l.symbol = Some(sym);
@@ -1199,18 +990,9 @@ impl Mapper<'_> {
 
     fn library(&mut self, rec: &Record, severity: Severity) -> Diagnostic {
         let name = rec.subject.clone().unwrap_or_default();
-        let mut d = self.base(
-            LinkKind::LibraryNotFound,
-            severity,
-            format!("unable to find library `-l{name}`"),
-        );
+        let mut d = self.base(LinkKind::LibraryNotFound, severity, format!("unable to find library `-l{name}`"));
         let hits = self.native_lib_hits(&name);
-        self.set_evidence(
-            &mut d,
-            hits,
-            "the library is requested here",
-            "also requested here",
-        );
+        self.set_evidence(&mut d, hits, "the library is requested here", "also requested here");
         d.notes.push(format!(
             "help: install the library (`lib{name}.so` or `lib{name}.a`), or add its directory to the search path with `cargo::rustc-link-search=native=DIR` in a build script"
         ));
@@ -1223,20 +1005,11 @@ impl Mapper<'_> {
 
     fn argument(&mut self, rec: &Record, severity: Severity) -> Diagnostic {
         let arg = rec.subject.clone().unwrap_or_default();
-        let mut d = self.base(
-            LinkKind::UnknownArgument,
-            severity,
-            format!("unknown linker argument `{arg}`"),
-        );
+        let mut d = self.base(LinkKind::UnknownArgument, severity, format!("unknown linker argument `{arg}`"));
         let mut files = self.ctx.config_files.clone();
         files.extend(self.build_scripts());
         let hits = self.text_hits(&files, &arg, &|_| true);
-        self.set_evidence(
-            &mut d,
-            hits,
-            "the argument is passed here",
-            "also passed here",
-        );
+        self.set_evidence(&mut d, hits, "the argument is passed here", "also passed here");
         if let Some(l) = d.link.as_mut() {
             l.symbol = Some(arg.clone());
             l.raw_symbol = Some(arg);
@@ -1248,10 +1021,7 @@ impl Mapper<'_> {
         let raw_sym = rec.subject.clone();
         let sym = raw_sym.as_deref().map(demangle);
         let mut d = self.base(LinkKind::Relocation, severity, demangle_in_text(&rec.text));
-        let names: Vec<String> = sym
-            .iter()
-            .filter_map(|s| parse_fn_path(s).map(|p| p.name))
-            .collect();
+        let names: Vec<String> = sym.iter().filter_map(|s| parse_fn_path(s).map(|p| p.name)).collect();
         let mut locs = Vec::new();
         for site in &rec.sites {
             if let Some((l, _)) = self.site_location(site, &names) {
@@ -1270,12 +1040,7 @@ impl Mapper<'_> {
                 locs.push(l);
             }
         }
-        let all_sites: Vec<Site> = rec
-            .sites
-            .iter()
-            .chain(rec.defined_in.iter())
-            .cloned()
-            .collect();
+        let all_sites: Vec<Site> = rec.sites.iter().chain(rec.defined_in.iter()).cloned().collect();
         let native = self.native_lib_related(&all_sites, "the object comes from");
         if locs.is_empty() {
             let mut native = native.into_iter();
@@ -1287,12 +1052,7 @@ impl Mapper<'_> {
                 None => d.primary = self.root_fallback(),
             }
         } else {
-            self.set_evidence(
-                &mut d,
-                locs,
-                "the relocation is needed here",
-                "related location",
-            );
+            self.set_evidence(&mut d, locs, "the relocation is needed here", "related location");
             d.related.extend(native);
         }
         d.notes.push("help: code linked into a position-independent executable or shared library must be compiled with `-fPIC` (C code: `cc::Build::new().pic(true)`)".into());
@@ -1305,11 +1065,7 @@ impl Mapper<'_> {
 
     fn input(&mut self, rec: &Record, severity: Severity) -> Diagnostic {
         let path = rec.subject.clone().unwrap_or_default();
-        let mut d = self.base(
-            LinkKind::InputNotFound,
-            severity,
-            format!("linker input `{path}` not found"),
-        );
+        let mut d = self.base(LinkKind::InputNotFound, severity, format!("linker input `{path}` not found"));
         let mut files = self.ctx.config_files.clone();
         files.extend(self.build_scripts());
         let hits = self.text_hits(&files, &path, &|_| true);
@@ -1328,14 +1084,8 @@ impl Mapper<'_> {
 /// `…/libfoo.a(member.o)` or `…/libfoo.a` (an archive that is not an
 /// rlib) → `foo`.
 fn native_lib_of(site: &Site) -> Option<String> {
-    for s in [site.archive.as_deref(), site.object.as_deref()]
-        .into_iter()
-        .flatten()
-    {
-        let outer = s
-            .strip_suffix(')')
-            .and_then(|o| o.rfind('(').map(|i| &o[..i]))
-            .unwrap_or(s);
+    for s in [site.archive.as_deref(), site.object.as_deref()].into_iter().flatten() {
+        let outer = s.strip_suffix(')').and_then(|o| o.rfind('(').map(|i| &o[..i])).unwrap_or(s);
         let base = outer.rsplit(['/', '\\']).next().unwrap_or(outer);
         if let Some(n) = base.strip_prefix("lib").and_then(|b| b.strip_suffix(".a")) {
             if !n.is_empty() {
@@ -1367,9 +1117,7 @@ mod tests {
     #[test]
     fn demangles_in_text() {
         assert_eq!(
-            demangle_in_text(
-                "relocation R_X86_64_32 against `_ZN3app3run17h0123456789abcdefE' can not be used"
-            ),
+            demangle_in_text("relocation R_X86_64_32 against `_ZN3app3run17h0123456789abcdefE' can not be used"),
             "relocation R_X86_64_32 against `app::run' can not be used"
         );
     }
@@ -1388,10 +1136,7 @@ mod tests {
             "rendered": "error: linking with `cc` failed"
         });
         let f = LinkFailure::from_json(&v).unwrap();
-        assert_eq!(
-            f.status,
-            LinkStatus::Signal("signal: 11 (SIGSEGV) (core dumped)".into())
-        );
+        assert_eq!(f.status, LinkStatus::Signal("signal: 11 (SIGSEGV) (core dumped)".into()));
         assert_eq!(f.fuse_ld().as_deref(), Some("mold"));
         let ctx = LinkContext::default();
         let d = from_link_error(&v, &ctx);

@@ -52,9 +52,7 @@ impl Site {
         // A function name beats a section-derived one.
         match (&self.function, other.function) {
             (None, f) => self.function = f,
-            (Some(_), Some(f)) if self.section.is_some() && other.section.is_none() => {
-                self.function = Some(f)
-            }
+            (Some(_), Some(f)) if self.section.is_some() && other.section.is_none() => self.function = Some(f),
             _ => {}
         }
         if self.section.is_none() {
@@ -138,11 +136,7 @@ fn split_mold_lines(text: &str) -> Vec<String> {
             // Search for `>>> ` not at the start that begins a reference line.
             let mut cut = None;
             let mut from = 1;
-            while let Some(i) = rest
-                .get(from..)
-                .and_then(|r| r.find(">>> "))
-                .map(|i| i + from)
-            {
+            while let Some(i) = rest.get(from..).and_then(|r| r.find(">>> ")).map(|i| i + from) {
                 let after = &rest[i + 4..];
                 if after.starts_with("referenced ")
                     || after.starts_with("defined ")
@@ -225,12 +219,7 @@ fn strip_program(line: &str) -> (Option<&str>, &str) {
 
 /// Strips a leading `error: ` / `fatal error: ` / `fatal: ` / `warning: `.
 fn strip_level(s: &str) -> (Option<Level>, &str) {
-    for (p, l) in [
-        ("error: ", Level::Error),
-        ("fatal error: ", Level::Error),
-        ("fatal: ", Level::Error),
-        ("warning: ", Level::Warning),
-    ] {
+    for (p, l) in [("error: ", Level::Error), ("fatal error: ", Level::Error), ("fatal: ", Level::Error), ("warning: ", Level::Warning)] {
         if let Some(r) = s.strip_prefix(p) {
             return (Some(l), r);
         }
@@ -266,18 +255,12 @@ fn quoted(s: &str, stop: Option<&str>) -> Option<(String, usize)> {
     };
     let body_start = open.len_utf8();
     let limit = match stop {
-        Some(st) => s[body_start..]
-            .find(st)
-            .map(|i| i + body_start)
-            .unwrap_or(s.len()),
+        Some(st) => s[body_start..].find(st).map(|i| i + body_start).unwrap_or(s.len()),
         None => s.len(),
     };
     let region = &s[body_start..limit];
     let end = region.rfind(close)?;
-    Some((
-        region[..end].to_string(),
-        body_start + end + close[0].len_utf8(),
-    ))
+    Some((region[..end].to_string(), body_start + end + close[0].len_utf8()))
 }
 
 /// Parses a location as the linkers print it.
@@ -388,9 +371,7 @@ fn file_line(s: &str) -> Option<(String, u32)> {
 }
 
 fn looks_like_path(p: &str) -> bool {
-    !p.is_empty() && !p.contains(['(', ')']) && !p.starts_with('.')
-        || p.starts_with("./")
-        || p.starts_with("../")
+    !p.is_empty() && !p.contains(['(', ')']) && !p.starts_with('.') || p.starts_with("./") || p.starts_with("../")
 }
 
 const UNKNOWN_OPTION_PHRASES: &[&str] = &[
@@ -409,12 +390,7 @@ fn parse_option(after: &str) -> String {
     if let Some((q, _)) = quoted(after, None) {
         return q;
     }
-    after
-        .split_whitespace()
-        .next()
-        .unwrap_or(after)
-        .trim_end_matches([':', ','])
-        .to_string()
+    after.split_whitespace().next().unwrap_or(after).trim_end_matches([':', ',']).to_string()
 }
 
 /// Extracts the symbol of a relocation error.
@@ -433,11 +409,7 @@ fn relocation_symbol(s: &str) -> Option<String> {
     }
     let name = match quoted(after, Some(" ")).or_else(|| quoted(after, None)) {
         Some((q, _)) => q,
-        None => after
-            .split_whitespace()
-            .next()?
-            .trim_end_matches([';', ',', ':'])
-            .to_string(),
+        None => after.split_whitespace().next()?.trim_end_matches([';', ',', ':']).to_string(),
     };
     // `against `.bss'`: a section, not a symbol.
     (!name.is_empty() && !name.starts_with('.')).then_some(name)
@@ -446,10 +418,7 @@ fn relocation_symbol(s: &str) -> Option<String> {
 fn is_relocation(s: &str) -> bool {
     s.contains("recompile with -f")
         || s.contains("relocation truncated to fit")
-        || (s.contains("relocation")
-            && (s.contains("out of range")
-                || s.contains("can not be used")
-                || s.contains("cannot be used")))
+        || (s.contains("relocation") && (s.contains("out of range") || s.contains("can not be used") || s.contains("cannot be used")))
         || s.contains("requires dynamic R_")
         || s.contains("requires unsupported dynamic reloc")
 }
@@ -506,10 +475,7 @@ impl Parser {
         rec.raw.push(line.to_string());
         if let Some(rest) = body.strip_prefix("referenced ") {
             // `referenced N more times` / `referenced by LOC`
-            if let Some(n) = rest
-                .strip_suffix(" more times")
-                .or_else(|| rest.strip_suffix(" more time"))
-            {
+            if let Some(n) = rest.strip_suffix(" more times").or_else(|| rest.strip_suffix(" more time")) {
                 if let Ok(n) = n.trim().parse::<u32>() {
                     rec.more += n;
                     return;
@@ -524,10 +490,7 @@ impl Parser {
             rec.sites.push(parse_location(loc));
             return;
         }
-        if let Some(loc) = body
-            .strip_prefix("defined in: ")
-            .or_else(|| body.strip_prefix("defined in "))
-        {
+        if let Some(loc) = body.strip_prefix("defined in: ").or_else(|| body.strip_prefix("defined in ")) {
             rec.defined_in.push(parse_location(loc));
             return;
         }
@@ -540,10 +503,7 @@ impl Parser {
         }
         // `>>>               OBJ:(F)`: completes the last site.
         let site = parse_location(body);
-        let list = if rec.kind == RecKind::Relocation
-            && rec.sites.is_empty()
-            && !rec.defined_in.is_empty()
-        {
+        let list = if rec.kind == RecKind::Relocation && rec.sites.is_empty() && !rec.defined_in.is_empty() {
             &mut rec.defined_in
         } else {
             &mut rec.sites
@@ -580,10 +540,7 @@ impl Parser {
             return;
         }
         // bfd's consequences of an earlier error.
-        if self.current.is_some()
-            && (rest.starts_with("failed to set dynamic section sizes")
-                || rest.starts_with("final link failed"))
-        {
+        if self.current.is_some() && (rest.starts_with("failed to set dynamic section sizes") || rest.starts_with("final link failed")) {
             self.append_raw(line);
             return;
         }
@@ -593,10 +550,8 @@ impl Parser {
                 Some(i) => {
                     let r = &mut self.out.records[i];
                     r.raw.push(line.to_string());
-                    r.notes.push(
-                        "the linker stopped after too many errors (pass `-C link-arg=-Wl,--error-limit=0` to see all)"
-                            .to_string(),
-                    );
+                    r.notes
+                        .push("the linker stopped after too many errors (pass `-C link-arg=-Wl,--error-limit=0` to see all)".to_string());
                 }
                 None => self.append_raw(line),
             }
@@ -636,18 +591,10 @@ impl Parser {
         // bfd/gold: `LOC: [error: ]undefined reference to `S'`
         if let Some(i) = rest.find("undefined reference to ") {
             let after = &rest[i + "undefined reference to ".len()..];
-            let sym = quoted(after, None)
-                .map(|q| q.0)
-                .or_else(|| after.split_whitespace().next().map(str::to_string));
+            let sym = quoted(after, None).map(|q| q.0).or_else(|| after.split_whitespace().next().map(str::to_string));
             let (prefix, plevel) = clean_prefix(&rest[..i]);
             let site = self.site_with_header(prefix);
-            let mut rec = Record::new(
-                RecKind::Undefined,
-                plevel.unwrap_or(lvl),
-                sym,
-                &rest[i..],
-                line,
-            );
+            let mut rec = Record::new(RecKind::Undefined, plevel.unwrap_or(lvl), sym, &rest[i..], line);
             if !site.is_empty() {
                 rec.sites.push(site);
             }
@@ -656,22 +603,11 @@ impl Parser {
         }
         // lld/mold: `undefined symbol: S`, `undefined hidden symbol: S`
         // (wasm-ld puts the object first: `OBJ: undefined symbol: S`.)
-        for pat in [
-            "undefined symbol: ",
-            "undefined hidden symbol: ",
-            "undefined protected symbol: ",
-            "undefined internal symbol: ",
-        ] {
+        for pat in ["undefined symbol: ", "undefined hidden symbol: ", "undefined protected symbol: ", "undefined internal symbol: "] {
             if let Some(i) = rest.find(pat) {
                 let sym = rest[i + pat.len()..].trim().to_string();
                 let (prefix, plevel) = clean_prefix(&rest[..i]);
-                let mut rec = Record::new(
-                    RecKind::Undefined,
-                    plevel.unwrap_or(lvl),
-                    Some(sym),
-                    &rest[i..],
-                    line,
-                );
+                let mut rec = Record::new(RecKind::Undefined, plevel.unwrap_or(lvl), Some(sym), &rest[i..], line);
                 if !prefix.is_empty() {
                     rec.sites.push(parse_location(prefix));
                 }
@@ -681,9 +617,7 @@ impl Parser {
             }
         }
         if let Some(i) = rest.find("undefined reference due to ") {
-            let sym = rest[i..]
-                .rsplit_once(": ")
-                .map(|(_, s)| s.trim().to_string());
+            let sym = rest[i..].rsplit_once(": ").map(|(_, s)| s.trim().to_string());
             let rec = Record::new(RecKind::Undefined, lvl, sym, &rest[i..], line);
             self.push(rec);
             return;
@@ -691,10 +625,7 @@ impl Parser {
         // lld: `duplicate symbol: S`; mold: `duplicate symbol: OBJ: OBJ: S`
         if let Some(body) = rest.strip_prefix("duplicate symbol: ") {
             let parts: Vec<&str> = split_objects(body);
-            let (sym, objs) = parts
-                .split_last()
-                .map(|(s, o)| (s.to_string(), o.to_vec()))
-                .unwrap_or_default();
+            let (sym, objs) = parts.split_last().map(|(s, o)| (s.to_string(), o.to_vec())).unwrap_or_default();
             let mut rec = Record::new(RecKind::Duplicate, lvl, Some(sym), rest, line);
             for o in objs {
                 rec.sites.push(parse_location(o));
@@ -706,17 +637,10 @@ impl Parser {
         // bfd/gold: `LOC: multiple definition of `S'[; LOC: first defined here]`
         if let Some(i) = rest.find("multiple definition of ") {
             let after = &rest[i + "multiple definition of ".len()..];
-            let (sym, end) = quoted(after, Some("; "))
-                .map(|(q, e)| (Some(q), e))
-                .unwrap_or((None, after.len()));
+            let (sym, end) = quoted(after, Some("; ")).map(|(q, e)| (Some(q), e)).unwrap_or((None, after.len()));
             let (prefix, plevel) = clean_prefix(&rest[..i]);
-            let mut rec = Record::new(
-                RecKind::Duplicate,
-                plevel.unwrap_or(lvl),
-                sym,
-                &rest[..i + "multiple definition of ".len() + end],
-                line,
-            );
+            let mut rec =
+                Record::new(RecKind::Duplicate, plevel.unwrap_or(lvl), sym, &rest[..i + "multiple definition of ".len() + end], line);
             let site = self.site_with_header(prefix);
             if !site.is_empty() {
                 rec.sites.push(site);
@@ -730,10 +654,7 @@ impl Parser {
         }
         for pat in ["first defined here", "previous definition here"] {
             if let Some(loc) = rest.strip_suffix(pat) {
-                if let Some(ci) = self
-                    .current
-                    .filter(|&i| self.out.records[i].kind == RecKind::Duplicate)
-                {
+                if let Some(ci) = self.current.filter(|&i| self.out.records[i].kind == RecKind::Duplicate) {
                     let site = parse_location(clean_prefix(loc).0);
                     let r = &mut self.out.records[ci];
                     r.sites.push(site);
@@ -743,27 +664,16 @@ impl Parser {
             }
         }
         // Libraries.
-        for pat in [
-            "unable to find library -l",
-            "cannot find -l",
-            "library not found for -l",
-        ] {
+        for pat in ["unable to find library -l", "cannot find -l", "library not found for -l"] {
             if let Some(i) = rest.find(pat) {
-                let name = rest[i + pat.len()..]
-                    .split([':', ' '])
-                    .next()
-                    .unwrap_or("")
-                    .to_string();
+                let name = rest[i + pat.len()..].split([':', ' ']).next().unwrap_or("").to_string();
                 let rec = Record::new(RecKind::LibraryNotFound, lvl, Some(name), rest, line);
                 self.push(rec);
                 self.header = None;
                 return;
             }
         }
-        for pat in [
-            "library not found: ",
-            "unable to find library from dependent library specifier: ",
-        ] {
+        for pat in ["library not found: ", "unable to find library from dependent library specifier: "] {
             if let Some(i) = rest.find(pat) {
                 let name = rest[i + pat.len()..].trim().to_string();
                 let rec = Record::new(RecKind::LibraryNotFound, lvl, Some(name), rest, line);
@@ -794,10 +704,7 @@ impl Parser {
         }
         if let Some(i) = rest.find("invalid linker name in argument ") {
             let arg = parse_option(&rest[i + "invalid linker name in argument ".len()..]);
-            let name = arg
-                .strip_prefix("-fuse-ld=")
-                .map(str::to_string)
-                .unwrap_or(arg);
+            let name = arg.strip_prefix("-fuse-ld=").map(str::to_string).unwrap_or(arg);
             let rec = Record::new(RecKind::LinkerNotFound, lvl, Some(name), rest, line);
             self.push(rec);
             return;
@@ -813,33 +720,18 @@ impl Parser {
             }
         }
         if let Some(arg) = rest.strip_suffix(": unknown option") {
-            let rec = Record::new(
-                RecKind::UnknownArgument,
-                lvl,
-                Some(arg.trim().to_string()),
-                rest,
-                line,
-            );
+            let rec = Record::new(RecKind::UnknownArgument, lvl, Some(arg.trim().to_string()), rest, line);
             self.push(rec);
             self.header = None;
             return;
         }
         // Relocations.
         if is_relocation(rest) {
-            let start = rest
-                .find("relocation")
-                .or_else(|| rest.find("requires "))
-                .unwrap_or(0);
+            let start = rest.find("relocation").or_else(|| rest.find("requires ")).unwrap_or(0);
             let (prefix, plevel) = clean_prefix(&rest[..start]);
             let site = self.site_with_header(prefix);
             let text = &rest[start..];
-            let mut rec = Record::new(
-                RecKind::Relocation,
-                plevel.unwrap_or(lvl),
-                relocation_symbol(text),
-                text,
-                line,
-            );
+            let mut rec = Record::new(RecKind::Relocation, plevel.unwrap_or(lvl), relocation_symbol(text), text, line);
             if !site.is_empty() {
                 rec.sites.push(site);
             }
@@ -854,10 +746,7 @@ impl Parser {
             || rest.contains("linker command failed due to signal")
             || rest.starts_with("unable to execute command")
         {
-            if let Some(ci) = self
-                .current
-                .filter(|&i| self.out.records[i].kind == RecKind::Crashed)
-            {
+            if let Some(ci) = self.current.filter(|&i| self.out.records[i].kind == RecKind::Crashed) {
                 self.out.records[ci].raw.push(line.to_string());
                 return;
             }
@@ -868,20 +757,12 @@ impl Parser {
         // Anything else with a severity is its own error; other lines continue
         // the current record.
         let gold_level = if level.is_none() {
-            rest.find(": error: ")
-                .map(|_| Level::Error)
-                .or_else(|| rest.find(": warning: ").map(|_| Level::Warning))
+            rest.find(": error: ").map(|_| Level::Error).or_else(|| rest.find(": warning: ").map(|_| Level::Warning))
         } else {
             None
         };
         if level.is_some() || gold_level.is_some() || self.current.is_none() {
-            let rec = Record::new(
-                RecKind::Other,
-                level.or(gold_level).unwrap_or(Level::Error),
-                None,
-                rest,
-                line,
-            );
+            let rec = Record::new(RecKind::Other, level.or(gold_level).unwrap_or(Level::Error), None, rest, line);
             self.push(rec);
             return;
         }
@@ -920,20 +801,12 @@ fn split_objects(s: &str) -> Vec<&str> {
         i += 1;
     }
     out.push(&s[start..]);
-    out.into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect()
+    out.into_iter().map(str::trim).filter(|p| !p.is_empty()).collect()
 }
 
 /// Parses the linker's output.
 pub(crate) fn parse(text: &str) -> Parsed {
-    let mut p = Parser {
-        out: Parsed::default(),
-        current: None,
-        header: None,
-        pending_raw: Vec::new(),
-    };
+    let mut p = Parser { out: Parsed::default(), current: None, header: None, pending_raw: Vec::new() };
     for line in split_mold_lines(text) {
         p.line(&line);
     }
@@ -943,13 +816,7 @@ pub(crate) fn parse(text: &str) -> Parsed {
         match p.out.records.last_mut() {
             Some(r) => r.raw.extend(raw),
             None => {
-                let mut rec = Record::new(
-                    RecKind::Other,
-                    Level::Error,
-                    None,
-                    raw.join("\n").as_str(),
-                    "",
-                );
+                let mut rec = Record::new(RecKind::Other, Level::Error, None, raw.join("\n").as_str(), "");
                 rec.raw = raw;
                 p.out.records.push(rec);
             }
@@ -965,9 +832,7 @@ fn merge_undefined(records: &mut Vec<Record>) {
     let mut out: Vec<Record> = Vec::with_capacity(records.len());
     for r in records.drain(..) {
         if r.kind == RecKind::Undefined && r.subject.is_some() {
-            if let Some(prev) = out.iter_mut().find(|p| {
-                p.kind == RecKind::Undefined && p.subject == r.subject && p.level == r.level
-            }) {
+            if let Some(prev) = out.iter_mut().find(|p| p.kind == RecKind::Undefined && p.subject == r.subject && p.level == r.level) {
                 prev.sites.extend(r.sites);
                 prev.more += r.more;
                 prev.more_follow |= r.more_follow;
@@ -1000,26 +865,13 @@ mod tests {
         assert_eq!(s.file_line, Some(("src/main.rs".into(), 6)));
         let s = parse_location("/o/x.rcgu.o:(undef_bin::main::hbc9aeb448ff5bfb0)");
         assert_eq!(s.object.as_deref(), Some("/o/x.rcgu.o"));
-        assert_eq!(
-            s.function.as_deref(),
-            Some("undef_bin::main::hbc9aeb448ff5bfb0")
-        );
+        assert_eq!(s.function.as_deref(), Some("undef_bin::main::hbc9aeb448ff5bfb0"));
         let s = parse_location("m.rcgu.o:(mylib::compute::h1) in archive /t/libmylib.rlib");
         assert_eq!(s.archive.as_deref(), Some("/t/libmylib.rlib"));
         let s = parse_location("7t1tz:(.text._ZN3app3run17h0123456789abcdefE+0x18)");
-        assert_eq!(
-            s.function.as_deref(),
-            Some("_ZN3app3run17h0123456789abcdefE")
-        );
+        assert_eq!(s.function.as_deref(), Some("_ZN3app3run17h0123456789abcdefE"));
         let s = parse_location("(.text+0x17)");
-        assert_eq!(
-            (
-                s.section.as_deref(),
-                s.function.as_deref(),
-                s.object.as_deref()
-            ),
-            (Some(".text+0x17"), None, None)
-        );
+        assert_eq!((s.section.as_deref(), s.function.as_deref(), s.object.as_deref()), (Some(".text+0x17"), None, None));
         let s = parse_location("/t/libb.rlib(b-1.o):/w/b/src/lib.rs:4");
         assert_eq!(s.object.as_deref(), Some("/t/libb.rlib(b-1.o)"));
         assert_eq!(s.file_line, Some(("/w/b/src/lib.rs".into(), 4)));
@@ -1027,10 +879,7 @@ mod tests {
         assert_eq!(s.object.as_deref(), Some("/o/x.rcgu.o"));
         assert_eq!(s.function.as_deref(), Some("undef_dbg::ffi_user::use_it"));
         let s = parse_location("x.o:(<app::S<'a> as core::ops::Fn<(u8,)>>::call)");
-        assert_eq!(
-            s.function.as_deref(),
-            Some("<app::S<'a> as core::ops::Fn<(u8,)>>::call")
-        );
+        assert_eq!(s.function.as_deref(), Some("<app::S<'a> as core::ops::Fn<(u8,)>>::call"));
     }
 
     #[test]
@@ -1051,34 +900,19 @@ mod tests {
              collect2: fatal error: ld terminated with signal 11 [Segmentation fault], core dumped\n",
         );
         let r = &p.records[0];
-        assert_eq!(
-            (r.kind, r.subject.as_deref(), r.more),
-            (RecKind::Undefined, Some("f"), 4)
-        );
+        assert_eq!((r.kind, r.subject.as_deref(), r.more), (RecKind::Undefined, Some("f"), 4));
         assert_eq!(r.sites.len(), 2);
         assert_eq!(r.sites[0].file_line, Some(("src/a.rs".into(), 3)));
-        assert_eq!(
-            r.sites[0].function.as_deref(),
-            Some("app::g::h0123456789abcdef")
-        );
+        assert_eq!(r.sites[0].function.as_deref(), Some("app::g::h0123456789abcdef"));
         assert_eq!(r.sites[1].function.as_deref(), Some("app::h"));
         assert!(r.notes.iter().any(|n| n.contains("did you mean `g`")));
         assert!(r.notes.iter().any(|n| n.contains("too many errors")));
         assert!(p.truncated);
         let w = &p.records[1];
-        assert_eq!(
-            (w.subject.as_deref(), w.sites[0].object.as_deref()),
-            (Some("w"), Some("/o/x.o"))
-        );
+        assert_eq!((w.subject.as_deref(), w.sites[0].object.as_deref()), (Some("w"), Some("/o/x.o")));
         let g = &p.records[2];
-        assert_eq!(
-            (g.subject.as_deref(), g.sites[0].function.as_deref()),
-            (Some("f2"), Some("app::k"))
-        );
-        assert_eq!(
-            (p.records[3].kind, p.records[3].subject.as_deref()),
-            (RecKind::UnknownArgument, Some("--bogus"))
-        );
+        assert_eq!((g.subject.as_deref(), g.sites[0].function.as_deref()), (Some("f2"), Some("app::k")));
+        assert_eq!((p.records[3].kind, p.records[3].subject.as_deref()), (RecKind::UnknownArgument, Some("--bogus")));
         assert_eq!(p.records[4].kind, RecKind::Crashed);
         assert_eq!(p.records.len(), 5);
     }
@@ -1097,11 +931,7 @@ mod tests {
              /usr/bin/ld: use the --help option for usage information\n\
              collect2: error: ld returned 1 exit status\n",
         );
-        let kinds: Vec<_> = p
-            .records
-            .iter()
-            .map(|r| (r.kind, r.subject.clone()))
-            .collect();
+        let kinds: Vec<_> = p.records.iter().map(|r| (r.kind, r.subject.clone())).collect();
         assert_eq!(
             kinds,
             vec![
@@ -1115,10 +945,7 @@ mod tests {
         assert_eq!(foo.sites.len(), 3);
         assert!(foo.more_follow);
         assert_eq!(foo.sites[1].function.as_deref(), Some("app::run"));
-        assert_eq!(
-            p.records[1].sites[0].function.as_deref(),
-            Some("<app::S<'a> as app::T>::f")
-        );
+        assert_eq!(p.records[1].sites[0].function.as_deref(), Some("<app::S<'a> as app::T>::f"));
         assert_eq!(p.records[3].raw.len(), 3);
     }
 }

@@ -25,9 +25,7 @@ pub fn strip_hash(s: &str) -> &str {
 /// Whether `s` is a plain identifier (`missing_fn`, `main`).
 pub fn is_ident(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_')
-        && chars.all(|c| c.is_alphanumeric() || c == '_')
-        && s != "_"
+    matches!(chars.next(), Some(c) if c.is_alphabetic() || c == '_') && chars.all(|c| c.is_alphanumeric() || c == '_') && s != "_"
 }
 
 /// Splits a demangled path at top-level `::` (not inside `<>`, `()`, `[]`, `{}`).
@@ -52,10 +50,7 @@ pub fn split_path(path: &str) -> Vec<String> {
         cur.push(c);
     }
     out.push(cur);
-    out.into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    out.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 /// What a demangled function path tells about where the function lives.
@@ -78,11 +73,7 @@ pub struct FnPath {
 }
 
 fn last_ident(path: &str) -> Option<String> {
-    let segs = split_path(
-        path.trim_start_matches('&')
-            .trim_start_matches("mut ")
-            .trim(),
-    );
+    let segs = split_path(path.trim_start_matches('&').trim_start_matches("mut ").trim());
     let last = segs.last()?;
     let base = last.split('<').next()?.trim();
     is_ident(base).then(|| base.to_string())
@@ -92,10 +83,7 @@ fn last_ident(path: &str) -> Option<String> {
 /// `krate::f::{{closure}}`, `krate::f::{closure#0}`.
 pub fn parse_fn_path(demangled: &str) -> Option<FnPath> {
     let segs = split_path(demangled);
-    let mut segs: Vec<String> = segs
-        .into_iter()
-        .filter(|s| !(s.starts_with('{') && s.ends_with('}')))
-        .collect();
+    let mut segs: Vec<String> = segs.into_iter().filter(|s| !(s.starts_with('{') && s.ends_with('}'))).collect();
     // Drop trailing generic-argument segments (`::<u8>`), but not a leading
     // qualified path.
     while segs.len() > 1 && segs.last().is_some_and(|s| s.starts_with('<')) {
@@ -106,10 +94,7 @@ pub fn parse_fn_path(demangled: &str) -> Option<FnPath> {
     if !is_ident(&name) {
         return None;
     }
-    let mut fp = FnPath {
-        name,
-        ..FnPath::default()
-    };
+    let mut fp = FnPath { name, ..FnPath::default() };
     if let Some(first) = segs.first() {
         if first.starts_with('<') && first.ends_with('>') {
             let inner = &first[1..first.len() - 1];
@@ -209,25 +194,16 @@ pub fn symbol_from_section(section: &str) -> Option<String> {
 pub fn crate_from_object(obj: &str) -> Option<String> {
     let obj = obj.trim();
     // Prefer the archive member, then the archive, then the object itself.
-    let (outer, member) = match obj
-        .strip_suffix(')')
-        .and_then(|o| o.rfind('(').map(|i| (&o[..i], &o[i + 1..])))
-    {
+    let (outer, member) = match obj.strip_suffix(')').and_then(|o| o.rfind('(').map(|i| (&o[..i], &o[i + 1..]))) {
         Some((outer, member)) => (outer, Some(member)),
         None => (obj, None),
     };
     let try_name = |file: &str| -> Option<String> {
         let base = file.rsplit(['/', '\\']).next()?;
-        let base = base
-            .strip_prefix("lib")
-            .filter(|_| base.ends_with(".rlib") || base.ends_with(".a"))
-            .unwrap_or(base);
+        let base = base.strip_prefix("lib").filter(|_| base.ends_with(".rlib") || base.ends_with(".a")).unwrap_or(base);
         let dash = base.find('-')?;
         let name = &base[..dash];
-        let hash: String = base[dash + 1..]
-            .chars()
-            .take_while(|c| c.is_ascii_hexdigit())
-            .collect();
+        let hash: String = base[dash + 1..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
         (hash.len() == 16 && is_ident(name)).then(|| name.to_string())
     };
     member.and_then(try_name).or_else(|| try_name(outer))
@@ -239,42 +215,24 @@ mod tests {
 
     #[test]
     fn demangles_both_schemes_and_strips_hash() {
-        assert_eq!(
-            demangle("_ZN9undef_dbg8ffi_user6use_it17hd901d206b9409c8fE"),
-            "undef_dbg::ffi_user::use_it"
-        );
-        assert_eq!(
-            demangle("_RNvNtCshGr6jEhOzsl_9undef_dbg8ffi_user6use_it"),
-            "undef_dbg::ffi_user::use_it"
-        );
-        assert_eq!(
-            demangle("undef_bin::main::hbc9aeb448ff5bfb0"),
-            "undef_bin::main"
-        );
-        assert_eq!(
-            demangle("mylib::compute_generic::<u8>"),
-            "mylib::compute_generic::<u8>"
-        );
+        assert_eq!(demangle("_ZN9undef_dbg8ffi_user6use_it17hd901d206b9409c8fE"), "undef_dbg::ffi_user::use_it");
+        assert_eq!(demangle("_RNvNtCshGr6jEhOzsl_9undef_dbg8ffi_user6use_it"), "undef_dbg::ffi_user::use_it");
+        assert_eq!(demangle("undef_bin::main::hbc9aeb448ff5bfb0"), "undef_bin::main");
+        assert_eq!(demangle("mylib::compute_generic::<u8>"), "mylib::compute_generic::<u8>");
         assert_eq!(demangle("missing"), "missing");
     }
 
     #[test]
     fn parses_fn_paths() {
         let p = parse_fn_path("mylib::compute_generic::<u8>").unwrap();
-        assert_eq!(
-            (p.krate.as_deref(), p.name.as_str()),
-            (Some("mylib"), "compute_generic")
-        );
+        assert_eq!((p.krate.as_deref(), p.name.as_str()), (Some("mylib"), "compute_generic"));
         let p = parse_fn_path("<app::S as app::m::T>::f").unwrap();
         assert_eq!(p.krate.as_deref(), Some("app"));
         assert_eq!(p.self_type.as_deref(), Some("S"));
         assert_eq!(p.trait_name.as_deref(), Some("T"));
         assert_eq!(p.name, "f");
         let p = parse_fn_path("<alloc::vec::Vec<app::S> as app::T>::f").unwrap();
-        assert_eq!(
-            (p.krate.as_deref(), p.trait_krate.as_deref()),
-            (Some("alloc"), Some("app"))
-        );
+        assert_eq!((p.krate.as_deref(), p.trait_krate.as_deref()), (Some("alloc"), Some("app")));
         let p = parse_fn_path("app::run::{{closure}}").unwrap();
         assert_eq!(p.name, "run");
         let p = parse_fn_path("app::a::b::run::{closure#0}").unwrap();
@@ -287,20 +245,17 @@ mod tests {
     #[test]
     fn sections_and_objects() {
         assert_eq!(
-            symbol_from_section(".text._ZN9undef_dbg8ffi_user6use_it17hd901d206b9409c8fE+0x18")
-                .as_deref(),
+            symbol_from_section(".text._ZN9undef_dbg8ffi_user6use_it17hd901d206b9409c8fE+0x18").as_deref(),
             Some("_ZN9undef_dbg8ffi_user6use_it17hd901d206b9409c8fE")
         );
         assert_eq!(symbol_from_section(".text.dup+0x0").as_deref(), Some("dup"));
         assert_eq!(symbol_from_section(".text+0x17"), None);
         assert_eq!(
-            crate_from_object("/t/libmylib-46c96e86e80ad387.rlib(mylib-46c96e86e80ad387.5aof9h7f1xc1gdv865kbal2qq.188kqct.rcgu.o)").as_deref(),
+            crate_from_object("/t/libmylib-46c96e86e80ad387.rlib(mylib-46c96e86e80ad387.5aof9h7f1xc1gdv865kbal2qq.188kqct.rcgu.o)")
+                .as_deref(),
             Some("mylib")
         );
-        assert_eq!(
-            crate_from_object("/t/app-b0c78f12ab3d545f.6pmt.rcgu.o").as_deref(),
-            Some("app")
-        );
+        assert_eq!(crate_from_object("/t/app-b0c78f12ab3d545f.6pmt.rcgu.o").as_deref(), Some("app"));
         assert_eq!(crate_from_object("/usr/lib/x86_64-linux-gnu/Scrt1.o"), None);
     }
 }

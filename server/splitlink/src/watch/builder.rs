@@ -55,7 +55,8 @@ fn actor(mut engine: Engine, sel: Selection, opts: BuildOptions, cwd: PathBuf, r
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) => Err(e.to_string()),
             Err(p) => {
-                let msg = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                let msg =
+                    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
                 match Engine::open(sel.clone(), opts.clone(), &cwd) {
                     Ok(e) => engine = e,
                     Err(e) => {

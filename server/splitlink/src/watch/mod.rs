@@ -23,6 +23,7 @@ use changes::Changes;
 use clap::{Args, ValueEnum};
 use runner::{Exited, Job};
 use splitlink_engine::digest::Stamp;
+use splitlink_engine::watch::{self as watcher, FsBatch, Plan, Relevance, Scan, Watcher};
 use splitlink_engine::{BuildEvent, BuildOptions, Cancel};
 use status::Screen;
 use std::os::unix::process::ExitStatusExt;
@@ -30,7 +31,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-use splitlink_engine::watch::{self as watcher, FsBatch, Plan, Relevance, Scan, Watcher};
 
 #[derive(Args)]
 pub struct WatchArgs {
@@ -137,7 +137,8 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         move |b| {
             let _ = tx.send(Event::Fs(b));
         }
-    }).context("cannot start the file watcher")?;
+    })
+    .context("cannot start the file watcher")?;
     let json = args.message_format == crate::MessageFormat::Json;
     let screen = Screen::new(json, args.verbose, args.quiet, root.clone(), cwd.to_path_buf());
     let mut w = Watch {
@@ -274,10 +275,7 @@ impl Watch {
             return vec![];
         }
         let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
-        rd.flatten()
-            .map(|e| e.path())
-            .filter(|p| self.plan.relevant(p) == Relevance::File)
-            .collect()
+        rd.flatten().map(|e| e.path()).filter(|p| self.plan.relevant(p) == Relevance::File).collect()
     }
 
     fn files_to_baseline(&self) -> Vec<PathBuf> {

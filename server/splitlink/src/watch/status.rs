@@ -180,8 +180,14 @@ impl Screen {
             }
             BuildEvent::Diagnostic { unit, message, link } => {
                 match message.get("level").and_then(|l| l.as_str()) {
-                    Some("error") if !message["message"].as_str().is_some_and(|m| m.starts_with("aborting due to")) => self.build.errors += 1,
-                    Some("warning") if !message["message"].as_str().is_some_and(|m| m.contains("warning emitted") || m.contains("warnings emitted")) => {
+                    Some("error") if !message["message"].as_str().is_some_and(|m| m.starts_with("aborting due to")) => {
+                        self.build.errors += 1
+                    }
+                    Some("warning")
+                        if !message["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("warning emitted") || m.contains("warnings emitted")) =>
+                    {
                         self.build.warnings += 1
                     }
                     _ => {}

@@ -167,7 +167,8 @@ impl Layout for TwoCrates {
             ("util/Cargo.toml".into(), "[package]\nname = \"util\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".into()),
             (
                 "app/Cargo.toml".into(),
-                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n".into(),
+                "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n"
+                    .into(),
             ),
             ("util/src/lib.rs".into(), lib),
             ("app/src/main.rs".into(), bin),
@@ -347,7 +348,10 @@ impl Layout for RealShape {
         if let Some(v) = p.util_extra_module {
             f.push(("ws/crates/util/src/more.rs".into(), format!("pub fn value() -> u64 {{\n    {v}\n}}\n")));
         }
-        f.push(("ws/crates/macros/Cargo.toml".into(), "[package]\nname = \"macros\"\nversion.workspace = true\nedition.workspace = true\n\n[lib]\nproc-macro = true\n".into()));
+        f.push((
+            "ws/crates/macros/Cargo.toml".into(),
+            "[package]\nname = \"macros\"\nversion.workspace = true\nedition.workspace = true\n\n[lib]\nproc-macro = true\n".into(),
+        ));
         f.push((
             "ws/crates/macros/src/lib.rs".into(),
             format!("use proc_macro::TokenStream;\n\n#[proc_macro]\npub fn answer(_: TokenStream) -> TokenStream {{\n    \"{}u64\".parse().unwrap()\n}}\n", p.macro_value),
@@ -465,7 +469,7 @@ impl Layout for RealShape {
 
 #[test]
 fn random_edits_match_cargo_real_shapes() {
-    let seed = seed(0xc0ffee_5eed);
+    let seed = seed(0x00c0_ffee_5eed);
     let layout = RealShape {
         lib_value: 1,
         bin_word: "hello",

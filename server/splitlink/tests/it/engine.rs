@@ -47,3 +47,37 @@ fixtures!(
     root_build_script_nested,
     script_out_dir,
 );
+
+/// Two records claiming one unit in splitlink's state: never a guess, the build goes through
+/// cargo (which compiles again what splitlink no longer has a record of) and the binary is right.
+#[test]
+fn two_records_for_one_unit_send_the_build_through_cargo() {
+    let path = fixture::repo_root().join("tests/fixtures/engine/same-name-lib-bin.fixture");
+    let fx = fixture::parse("dup", &std::fs::read_to_string(path).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dup");
+    fixture::write_files(&dir, &fx.files);
+    assert!(fixture::build(&dir, &[]).success);
+    // Duplicate the lib's record, with the bin's invocation (what the collision used to do).
+    let state_path = dir.join("target/splitlink/state.json");
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    let units = state["units"].as_array_mut().unwrap();
+    let lib = units.iter().find(|u| u["spec"]["key"]["kind"] == "lib").unwrap().clone();
+    let bin = units.iter().find(|u| u["spec"]["key"]["kind"] == "bin").unwrap().clone();
+    let mut dup = bin.clone();
+    dup["spec"]["key"] = lib["spec"]["key"].clone();
+    units.push(dup);
+    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    fixture::apply(&dir, &fixture::Edit::Replace { path: "src/lib.rs".into(), old: "10".into(), new: "11".into() });
+    let o = fixture::build(&dir, &[]);
+    assert!(o.success && o.cargo, "{o:#?}");
+    let explain = std::process::Command::new(fixture::splitlink()).arg("explain").current_dir(&dir).output().unwrap();
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.contains("two records for app (lib)"), "{explain}");
+    assert_eq!(fixture::run_binary(&dir, "app"), "value 11");
+    // The state is whole again: the next edit replays.
+    fixture::apply(&dir, &fixture::Edit::Replace { path: "src/lib.rs".into(), old: "11".into(), new: "12".into() });
+    let o = fixture::build(&dir, &[]);
+    assert!(o.success && !o.cargo, "{o:#?}");
+    assert_eq!(fixture::run_binary(&dir, "app"), "value 12");
+}

@@ -38,7 +38,11 @@ fn split_failure_falls_back_to_the_single_invocation() {
             .output()
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let fin: serde_json::Value = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).find(|v: &serde_json::Value| v["reason"] == "build-finished").unwrap();
+        let fin: serde_json::Value = stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .find(|v: &serde_json::Value| v["reason"] == "build-finished")
+            .unwrap();
         (out.status.success(), fin, stdout, String::from_utf8_lossy(&out.stderr).into_owned())
     };
 

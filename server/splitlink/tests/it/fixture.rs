@@ -22,9 +22,19 @@ pub enum Edit {
     Rm(String),
     /// Rename a file (`> mv FROM TO`).
     Mv(String, String),
-    Replace { path: String, old: String, new: String },
-    Append { path: String, text: String },
-    Write { path: String, text: String },
+    Replace {
+        path: String,
+        old: String,
+        new: String,
+    },
+    Append {
+        path: String,
+        text: String,
+    },
+    Write {
+        path: String,
+        text: String,
+    },
     /// Rewrite the file with its own bytes (an editor's save of an unchanged buffer).
     Resave(String),
     RmBinary(String),
@@ -48,9 +58,8 @@ pub struct Fixture {
 pub fn parse(name: &str, text: &str) -> Fixture {
     let mut files: Vec<(String, String)> = Vec::new();
     let mut revisions: Vec<Revision> = Vec::new();
-    let mut lines = text.lines().peekable();
     let mut writing: Option<(String, String)> = None;
-    while let Some(line) = lines.next() {
+    for line in text.lines() {
         if let Some((path, text)) = writing.as_mut() {
             if line == "> end" {
                 let rev = revisions.last_mut().expect("write inside a revision");
@@ -185,8 +194,12 @@ pub struct Outcome {
 
 /// `name(kind)` of each unit in a summary list, sorted.
 fn names(v: &Value) -> Vec<String> {
-    let mut n: Vec<String> =
-        v.as_array().into_iter().flatten().filter_map(|u| Some(format!("{}({})", u["target"].as_str()?, u["kind"].as_str().unwrap_or("?")))).collect();
+    let mut n: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| Some(format!("{}({})", u["target"].as_str()?, u["kind"].as_str().unwrap_or("?"))))
+        .collect();
     n.sort();
     n
 }
@@ -254,7 +267,8 @@ pub fn check(fx: &Fixture) -> Vec<String> {
             apply(&dir, e);
         }
         let o = build(&dir, &rev.build_args);
-        let ctx = |what: &str, want: &str, got: String| format!("{} rev {}: {what}: expected {want}, got {got}\n{}", fx.name, rev.name, o.stderr);
+        let ctx =
+            |what: &str, want: &str, got: String| format!("{} rev {}: {what}: expected {want}, got {got}\n{}", fx.name, rev.name, o.stderr);
         for (k, v) in &rev.expects {
             match k.as_str() {
                 "compiled" if !same_units(v, &o.compiled) => failures.push(ctx("compiled", v, format!("{:?}", o.compiled))),
@@ -263,13 +277,17 @@ pub fn check(fx: &Fixture) -> Vec<String> {
                 "cargo" if (v == "yes") != o.cargo => failures.push(ctx("cargo invoked", v, o.cargo.to_string())),
                 "success" if (v == "yes") != o.success => failures.push(ctx("success", v, o.success.to_string())),
                 "diag" => {
-                    let found = o.messages.iter().any(|m| m["reason"] == "compiler-message" && m["message"]["rendered"].as_str().is_some_and(|r| r.contains(v.as_str())));
+                    let found = o.messages.iter().any(|m| {
+                        m["reason"] == "compiler-message" && m["message"]["rendered"].as_str().is_some_and(|r| r.contains(v.as_str()))
+                    });
                     if !found {
                         failures.push(ctx("diagnostic", v, "none".into()));
                     }
                 }
                 "nodiag" => {
-                    let found = o.messages.iter().any(|m| m["reason"] == "compiler-message" && m["message"]["rendered"].as_str().is_some_and(|r| r.contains(v.as_str())));
+                    let found = o.messages.iter().any(|m| {
+                        m["reason"] == "compiler-message" && m["message"]["rendered"].as_str().is_some_and(|r| r.contains(v.as_str()))
+                    });
                     if found {
                         failures.push(ctx("no diagnostic", v, "one".into()));
                     }
@@ -286,7 +304,8 @@ pub fn check(fx: &Fixture) -> Vec<String> {
                             })
                     });
                     if !found {
-                        let got: Vec<String> = o.messages.iter().filter(|m| m["reason"] == "compiler-message").map(|m| m["message"].to_string()).collect();
+                        let got: Vec<String> =
+                            o.messages.iter().filter(|m| m["reason"] == "compiler-message").map(|m| m["message"].to_string()).collect();
                         failures.push(ctx("span", v, got.join("\n")));
                     }
                 }

@@ -1,9 +1,9 @@
 //! Integration tests: the real `splitlink` binary, real cargo, rustc and linker, on fixture
 //! workspaces written from `tests/fixtures/**` files.
 
-mod fixture;
-mod engine;
 mod differential;
-mod warm;
+mod engine;
 mod fallback;
+mod fixture;
+mod warm;
 mod watch;

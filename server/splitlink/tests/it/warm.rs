@@ -16,7 +16,10 @@ fn files() -> Vec<(String, String)> {
         ("Cargo.toml".into(), "[workspace]\nresolver = \"2\"\nmembers = [\"app\", \"util\"]\n".into()),
         ("util/Cargo.toml".into(), "[package]\nname = \"util\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".into()),
         ("util/src/lib.rs".into(), "pub fn n() -> u32 {\n    1\n}\n".into()),
-        ("app/Cargo.toml".into(), "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n".into()),
+        (
+            "app/Cargo.toml".into(),
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n".into(),
+        ),
         ("app/src/main.rs".into(), "fn main() {\n    println!(\"n={}\", util::n());\n}\n".into()),
     ]
 }
@@ -40,7 +43,10 @@ fn one_engine_many_builds() {
     assert_eq!(e.binaries().len(), 1);
     assert!(e.watched_files().iter().any(|p| p.ends_with("util/src/lib.rs")));
 
-    fixture::apply(dir, &fixture::Edit::Replace { path: "app/src/main.rs".into(), old: "fn main() {".into(), new: "fn main() { // hi".into() });
+    fixture::apply(
+        dir,
+        &fixture::Edit::Replace { path: "app/src/main.rs".into(), old: "fn main() {".into(), new: "fn main() { // hi".into() },
+    );
     let s = build(&mut e, None);
     assert!(s.success && !s.cargo_invoked);
     assert_eq!((names(&s.compiled), names(&s.linked), names(&s.link_skipped)), (vec!["app".into()], vec![], vec!["app".into()]));

@@ -45,7 +45,8 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     (tmp, dir)
 }
 
-const APP_MANIFEST: &str = "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n";
+const APP_MANIFEST: &str =
+    "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n";
 
 #[derive(Clone, Debug)]
 enum Line {
@@ -209,7 +210,10 @@ impl Drop for Session {
             self.seen.push(l);
         }
         for l in &self.seen {
-            let pid = l.app().map(|(p, _)| p).or_else(|| l.json().filter(|v| v["event"] == "started").and_then(|v| v["pid"].as_i64()).map(|p| p as i32));
+            let pid = l
+                .app()
+                .map(|(p, _)| p)
+                .or_else(|| l.json().filter(|v| v["event"] == "started").and_then(|v| v["pid"].as_i64()).map(|p| p as i32));
             if let Some(pid) = pid {
                 let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
             }
@@ -366,10 +370,38 @@ fn a_module_in_a_new_directory_is_watched() {
     assert_eq!(v, 4);
     // Only the new file changes: its directory is watched now.
     s.write("util/src/net/mod.rs", "pub fn n() -> u32 {\n    5\n}\n");
-    let t = s.json_until("watch-trigger", BUILD, |v| v["reason"] == "watch-trigger" && trigger_paths(v).iter().any(|p| p.ends_with("net/mod.rs")));
+    let t = s.json_until("watch-trigger", BUILD, |v| {
+        v["reason"] == "watch-trigger" && trigger_paths(v).iter().any(|p| p.ends_with("net/mod.rs"))
+    });
     assert_eq!(trigger_paths(&t), vec![dir.join("util/src/net/mod.rs").display().to_string()]);
     let (p, _) = s.until("v=5", BUILD, |l| l.app().is_some_and(|(_, v)| v == 5)).app().unwrap();
     end(s, p);
+}
+
+#[test]
+fn new_targets_in_src_bin_and_examples_are_seen_and_built() {
+    let (_tmp, dir) = workspace();
+    let mut s = Session::start(&dir, &["--message-format", "json"]);
+    s.finished(FIRST_BUILD);
+    s.seen_or_until("watching", BUILD, |l| matches!(l, Line::Err(e) if e.contains("Watching")));
+    // A new bin in a `src/bin/` that does not exist yet: its directory appears, then the file.
+    std::fs::create_dir_all(dir.join("app/src/bin")).unwrap();
+    s.write("app/src/bin/extra.rs", "fn main() {\n    println!(\"extra {}\", util::version());\n}\n");
+    let f = s.json_until("a build through cargo that links extra", BUILD, |v| {
+        v["reason"] == "build-finished" && names(v, "linked").iter().any(|n| n == "extra")
+    });
+    assert_eq!(f["splitlink"]["cargo_invoked"], true, "a new target changes cargo's target list: {}", s.log());
+    let out = std::process::Command::new(dir.join("target/debug/extra")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "extra 1\n");
+    // An example in a new `examples/` directory (not built by `cargo build`, but cargo's target
+    // list changed: through cargo).
+    std::fs::create_dir_all(dir.join("app/examples")).unwrap();
+    s.write("app/examples/demo.rs", "fn main() {}\n");
+    let f = s.json_until("a build for the new example", BUILD, |v| v["reason"] == "build-finished");
+    assert_eq!(f["splitlink"]["cargo_invoked"], true, "{}", s.log());
+    assert_eq!(f["success"], true, "{}", s.log());
+    let st = s.stop(Signal::SIGTERM);
+    assert!(st.success(), "watch exit status {st:?}; seen:\n{}", s.log());
 }
 
 #[test]
@@ -409,7 +441,12 @@ fn edit_during_a_build_is_built_afterwards() {
     std::thread::sleep(Duration::from_millis(200)); // rustc has read the file
     s.write("util/src/lib.rs", &lib(3));
     let f = s.finished(BUILD);
-    assert_eq!((f["success"].as_bool(), f["splitlink"]["cancelled"].as_bool()), (Some(true), Some(false)), "queue mode lets the build finish: {}", s.log());
+    assert_eq!(
+        (f["success"].as_bool(), f["splitlink"]["cancelled"].as_bool()),
+        (Some(true), Some(false)),
+        "queue mode lets the build finish: {}",
+        s.log()
+    );
     let t = s.json_until("the next build", BUILD, |v| v["reason"] == "watch-trigger");
     assert_eq!(trigger_paths(&t), vec![dir.join("util/src/lib.rs").display().to_string()]);
     let f = s.finished(BUILD);
@@ -482,7 +519,10 @@ fn dirs_under(p: &Path) -> Vec<(PathBuf, u64)> {
 #[test]
 fn target_git_and_ignored_writes_never_trigger_a_build_nor_cost_a_watch() {
     let (_tmp, dir) = workspace();
-    fixture::write_files(&dir, &[(".git/HEAD".into(), "ref: refs/heads/main\n".into()), (".gitignore".into(), "/target\nscratch/\n".into())]);
+    fixture::write_files(
+        &dir,
+        &[(".git/HEAD".into(), "ref: refs/heads/main\n".into()), (".gitignore".into(), "/target\nscratch/\n".into())],
+    );
     std::fs::create_dir_all(dir.join("app/src/scratch")).unwrap();
     let mut s = Session::start(&dir, &["--message-format", "json"]);
     s.finished(FIRST_BUILD);
@@ -490,7 +530,9 @@ fn target_git_and_ignored_writes_never_trigger_a_build_nor_cost_a_watch() {
 
     let watched = inotify_inodes(s.pid());
     assert!(!watched.is_empty() && watched.len() < 40, "{} directories watched", watched.len());
-    for (d, ino) in dirs_under(&dir.join("target")).into_iter().chain(dirs_under(&dir.join(".git"))).chain(dirs_under(&dir.join("app/src/scratch"))) {
+    for (d, ino) in
+        dirs_under(&dir.join("target")).into_iter().chain(dirs_under(&dir.join(".git"))).chain(dirs_under(&dir.join("app/src/scratch")))
+    {
         assert!(!watched.contains(&ino), "{} is watched", d.display());
     }
     assert!(watched.contains(&std::fs::metadata(dir.join("app/src")).map(|m| std::os::unix::fs::MetadataExt::ino(&m)).unwrap()));
@@ -609,7 +651,11 @@ fn exec_runs_after_each_link_and_a_job_ignoring_sigterm_is_killed() {
 fn human_output_has_a_status_line_per_build_and_why() {
     let (_tmp, dir) = workspace();
     let mut s = Session::start(&dir, &["--why"]);
-    s.until("the first status line", FIRST_BUILD, |l| matches!(l, Line::Err(e) if e.contains("Ready") && e.contains("compiled util, app · linked app")));
+    s.until(
+        "the first status line",
+        FIRST_BUILD,
+        |l| matches!(l, Line::Err(e) if e.contains("Ready") && e.contains("compiled util, app · linked app")),
+    );
     s.until("watching", BUILD, |l| matches!(l, Line::Err(e) if e.contains("Watching")));
     s.write("util/src/lib.rs", "pub fn version() -> u32 {\n    1 // one\n}\n");
     s.until("why", BUILD, |l| matches!(l, Line::Err(e) if e.trim() == "Changed util/src/lib.rs"));
