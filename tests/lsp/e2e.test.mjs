@@ -150,3 +150,37 @@ test('executeCommand: explain tells why', async () => {
   assert.match(text, /compiled app \(bin\)/);
   assert.match(text, /linked app \(bin\)/);
 });
+
+// A library whose compile takes seconds (const evaluation with a bound no cache holds).
+const slowLib = (bound) => `#![allow(long_running_const_eval)]\npub const SLOW: u64 = {\n    let mut i = 0u64;\n    let mut s = 0u64;\n    while i < ${bound} {\n        s = s.wrapping_add(i ^ (s >> 3));\n        i += 1;\n    }\n    s\n};\n${files['ffi/src/lib.rs']}pub fn slow() -> u64 {\n    SLOW % 2\n}\n`;
+
+test('a build in progress blocks nothing: requests are answered, a save is built after it, a cancel stops it', async () => {
+  // A save that starts a slow build.
+  const n = finished.length;
+  const begun = progress.length;
+  fs.writeFileSync(path.join(ws, 'ffi/src/lib.rs'), slowLib(3_000_000_001));
+  conn.sendNotification('textDocument/didSave', { textDocument: { uri: uri('ffi/src/lib.rs') } });
+  await waitFor(() => progress.slice(begun).some((p) => p.value.kind === 'report' && /compiling ffi/.test(p.value.message || '')), 'the slow compile started');
+  // The server answers while it builds.
+  const t0 = Date.now();
+  const text = await conn.sendRequest('workspace/executeCommand', { command: 'splitlink.explain', arguments: [] });
+  assert.equal(typeof text, 'string');
+  assert.ok(Date.now() - t0 < 2000, `explain took ${Date.now() - t0} ms during a build`);
+  assert.equal(finished.length, n, 'the slow build is still running');
+  // A save during the build: it is taken now and built after the running build.
+  fs.writeFileSync(path.join(ws, 'ffi/src/lib.rs'), slowLib(3_000_000_002));
+  conn.sendNotification('textDocument/didSave', { textDocument: { uri: uri('ffi/src/lib.rs') } });
+  // The client's cancel button reaches the running build.
+  const token = progress.slice(begun).find((p) => p.value.kind === 'begin').token;
+  conn.sendNotification('window/workDoneProgress/cancel', { token });
+  const cancelled = await buildAfter(n);
+  assert.equal(cancelled.cancelled, true, JSON.stringify(cancelled));
+  // The save made during it starts the next build; cancel that one too, then restore the file.
+  await waitFor(() => finished.length === n + 1 && progress.slice(begun).filter((p) => p.value.kind === 'begin').length >= 2, 'the queued build started');
+  const second = progress.slice(begun).filter((p) => p.value.kind === 'begin')[1].token;
+  conn.sendNotification('window/workDoneProgress/cancel', { token: second });
+  const again = await buildAfter(n + 1);
+  assert.equal(again.cancelled, true, JSON.stringify(again));
+  const restored = await save('ffi/src/lib.rs', files['ffi/src/lib.rs']);
+  assert.equal(restored.success, true, JSON.stringify(restored));
+});

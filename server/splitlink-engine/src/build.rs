@@ -14,6 +14,7 @@ use crate::exec::Cancel;
 use crate::replay::{self, CargoPart, Warm};
 use crate::script::{self, Rerun};
 use crate::state::{Explanation, State, TriggerKind, UnitKind};
+use crate::timing;
 use crate::workspace::{self, Located, Selection};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -50,12 +51,6 @@ impl Default for BuildOptions {
             force_capture: false,
             wrapper: None,
         }
-    }
-}
-
-pub(crate) fn timing(what: &str, t0: Instant) {
-    if std::env::var_os("SPLITLINK_TIMINGS").is_some() {
-        eprintln!("splitlink timing: {what}: {:.1} ms", t0.elapsed().as_secs_f64() * 1000.0);
     }
 }
 

@@ -28,7 +28,6 @@ pub mod replay;
 pub mod script;
 pub mod state;
 pub mod unit;
-pub mod watch;
 pub mod workspace;
 pub mod wrapper;
 
@@ -63,4 +62,11 @@ pub fn strip_ansi(s: &str) -> String {
         }
     }
     out
+}
+
+/// `SPLITLINK_TIMINGS=1`: where a build's time went, on stderr.
+pub(crate) fn timing(what: &str, t0: std::time::Instant) {
+    if std::env::var_os("SPLITLINK_TIMINGS").is_some() {
+        eprintln!("splitlink timing: {what}: {:.1} ms", t0.elapsed().as_secs_f64() * 1000.0);
+    }
 }

@@ -6,10 +6,9 @@
 //! Invariant: this loop is the only writer of the database's inputs.
 
 use crate::db::{self, BuiltWith, Db, File, Graph, LinkFile, Unit};
-use crate::depinfo;
-use crate::digest::{Digest, Stamp, StatCache};
+use crate::digest::{Stamp, StatCache};
 use crate::events::{BuildEvent, BuildSummary, Sink, UnitInfo};
-use crate::exec::{self, Cancel, CompiledObjects, RunOutput, Step};
+use crate::exec::{self, measure_outputs, Cancel, CompiledObjects, Measured, RunOutput, Step};
 use crate::fingerprint::{self, LinkDecision, LinkInputs};
 use crate::state::{describe, describe_link, Explanation, State, UnitKind, UnitSpec};
 use crate::unit::UnitKey;
@@ -20,27 +19,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
-
-/// What the executor measured of a unit's outputs after a successful compile.
-#[derive(Debug, Default)]
-pub struct Measured {
-    pub sources: Vec<PathBuf>,
-    pub env: Vec<(String, Option<String>)>,
-    pub interface: Option<Digest>,
-    pub stamps: Vec<(PathBuf, Stamp)>,
-}
-
-/// Read a unit's dep-info and fingerprint its outputs (I/O: executor side only).
-pub fn measure_outputs(spec: &UnitSpec, cache: &mut StatCache) -> Measured {
-    let inv = &spec.invocation;
-    let dep = inv.dep_info_path().and_then(|p| std::fs::read_to_string(p).ok()).map(|t| depinfo::parse(&t, &inv.cwd)).unwrap_or_default();
-    let interface = match spec.kind {
-        UnitKind::Lib | UnitKind::ProcMacro => inv.interface_output().and_then(|p| cache.digest(&p).ok().flatten()),
-        _ => None,
-    };
-    let stamps = inv.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
-    Measured { sources: dep.files, env: dep.env, interface, stamps }
-}
 
 pub fn unit_info(spec: &UnitSpec) -> UnitInfo {
     let path = if spec.kind == UnitKind::Linkable {
@@ -256,7 +234,8 @@ impl Loop<'_> {
         let mut manifest_dirs = Vec::new();
         for k in std::iter::once(key.clone()).chain(self.state.transitive_deps(key)) {
             if let Some(u) = self.state.units.get(&k) {
-                if let Some(w) = &u.built.with {
+                // The sources as the database has them (this build's compiles included).
+                if let Some(w) = self.w.units.get(&k).and_then(|du| du.built(&self.w.db).as_ref()) {
                     sources.extend(w.sources.iter().map(|(p, _)| p.clone()).filter(|p| p.extension().is_some_and(|e| e == "rs")));
                 }
                 if let Some(d) = u.spec.manifest_path.parent() {
@@ -318,10 +297,10 @@ impl Loop<'_> {
         }
     }
 
-    /// Whether a link of `key` must wait for a linked file being measured.
-    fn waits_for_measure(&self, key: &UnitKey) -> bool {
+    /// Whether a link of `u` must wait for a linked file being measured.
+    fn waits_for_measure(&self, u: Unit) -> bool {
         !self.measuring.is_empty()
-            && self.state.units[key].built.link_files.as_ref().is_some_and(|v| v.iter().any(|p| self.measuring.contains(p)))
+            && u.link_files(&self.w.db).as_ref().is_some_and(|v| v.iter().any(|f| self.measuring.contains(f.path(&self.w.db))))
     }
 }
 
@@ -439,9 +418,9 @@ pub fn replay(
     let sel_state = state.selections[sel_key].clone();
     let keys: Vec<UnitKey> = warm.keys.clone();
     let mut cache = std::mem::take(&mut state.cache);
-    crate::build::timing("db ready", t0);
+    crate::timing("db ready", t0);
     refresh(&mut warm, state, &mut cache);
-    crate::build::timing("inputs refreshed", t0);
+    crate::timing("inputs refreshed", t0);
     let cargo_links =
         cargo.decisions.iter().map(|(k, d)| (k.clone(), d.clone(), format!("{} (decided under cargo)", describe_link(d, state)))).collect();
     let mut lp = Loop {
@@ -494,7 +473,7 @@ pub fn replay(
         let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
         for u in links {
             let key = u.key(&lp.w.db).clone();
-            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= jobs.max(1) || lp.waits_for_measure(&key) {
+            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= jobs.max(1) || lp.waits_for_measure(u) {
                 continue;
             }
             let decision = db::link_decision(&lp.w.db, u);
@@ -599,10 +578,27 @@ pub fn replay(
     };
     let explanation = std::mem::take(&mut lp.explanation);
     let cache = std::mem::take(&mut lp.cache);
+    persist(lp.w, lp.state);
     let state = lp.state;
     state.cache = cache;
     state.explanations.insert(sel_key.to_string(), explanation);
     (summary, warm)
+}
+
+/// Write the database's inputs back into the state: the state on disk is the db's inputs,
+/// serialized (plus what only the executor keeps: output stamps, object files, messages).
+fn persist(w: &Warm, state: &mut State) {
+    for k in &w.keys {
+        let u = w.units[k];
+        let Some(st) = state.units.get_mut(k) else { continue };
+        let b = &mut st.built;
+        b.with = u.built(&w.db).clone();
+        b.interface = u.interface(&w.db);
+        b.objects = u.objects(&w.db).clone();
+        b.rlink = u.rlink(&w.db);
+        b.link_files = u.link_files(&w.db).as_ref().map(|v| v.iter().map(|f| f.path(&w.db).clone()).collect());
+        b.last_link = u.last_link(&w.db).clone();
+    }
 }
 
 fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<Event>) {
@@ -684,19 +680,15 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
                 }
                 _ => None,
             };
+            // What only the executor keeps (the db holds the rest; `persist` writes it back).
             let st = &mut lp.state.units.get_mut(&key).unwrap().built;
-            st.with = Some(built);
-            st.interface = measured.interface;
             st.outputs = measured.stamps.clone();
             if let (Some(c), None) = (split.map(|c| *c), &fallback) {
                 unit.set_objects(&mut lp.w.db).to(c.objects.digests.clone());
                 unit.set_rlink(&mut lp.w.db).to(Some(c.objects.rlink));
                 unit.set_link_files(&mut lp.w.db).to(link_files);
                 unit.set_objects_present(&mut lp.w.db).to(true);
-                st.objects = c.objects.digests;
-                st.rlink = Some(c.objects.rlink);
                 st.object_files = c.objects.files;
-                st.link_files = c.link_files;
             }
         }
         Event::Linked { key, out, fallback, ms } => {
@@ -735,7 +727,6 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
                 s.digest = Some(s.compute_digest());
             }
             let st = &mut lp.state.units.get_mut(&key).unwrap().built;
-            st.last_link = inputs;
             st.outputs = stamps;
             st.object_files.clear();
             uplift(&spec);

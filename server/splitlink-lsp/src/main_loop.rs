@@ -1,20 +1,24 @@
-//! The main loop: the only owner of the engines. One closed [`Msg`] enum in, LSP notifications
-//! out (through the `Client`, from this thread, in order).
+//! The main loop: one closed [`Msg`] enum in, LSP notifications out (through the `Client`, from
+//! this thread, in order). Each Cargo workspace among the client's folders has a
+//! [`Session`] (the session layer shared with `splitlink watch`): its build actor owns the
+//! engine and reports through [`Msg::Session`], so this loop never waits for a build — a save
+//! during a build is taken at once (and built after it), a cancel reaches the build.
 
 use crate::convert::{self, Published};
 use crate::ext::{self, Binary, BuildFinishedParams};
 use crate::settings::{CompilerDiagnostics, Settings};
 use serde_json::Value;
 use splitlink_diag::model::{Phase, Severity};
-use splitlink_engine::{BuildEvent, BuildOptions, Cancel, Engine, Sink};
+use splitlink_engine::{BuildEvent, BuildOptions, Cancel};
+use splitlink_session::job::{self, Exited, Job, Output};
+use splitlink_session::{BuildDone, Config, OnBusy, RunAction, RunPolicy, Session, SessionEvent};
 use std::collections::{BTreeSet, HashMap};
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tower_lsp_server::ls_types::*;
-use tower_lsp_server::Client;
+use tower_lsp_server::{Cancellable, Client, OngoingProgress, Unbounded};
 
 /// What the client told us at `initialize`.
 #[derive(Debug, Default, Clone)]
@@ -26,45 +30,57 @@ pub struct InitInfo {
     pub watched_files_dynamic: bool,
 }
 
-/// Everything the handlers send.
+/// Everything the main loop receives: from the handlers, and from the sessions and jobs.
 pub enum Msg {
     Initialize(Box<InitInfo>),
     Initialized,
     Changed(Vec<PathBuf>),
     Config(Value),
-    Folders { added: Vec<PathBuf>, removed: Vec<PathBuf> },
+    Folders {
+        added: Vec<PathBuf>,
+        removed: Vec<PathBuf>,
+    },
     Build,
     Run(Option<String>),
     Stop,
     Explain(tokio::sync::oneshot::Sender<String>),
     Shutdown,
+    /// A workspace's session (build actor, watcher) reported something.
+    Session(u64, SessionEvent),
+    /// The binary started by `splitlink.run` exited.
+    RunExited(Exited),
 }
 
-/// What handlers may read: the published diagnostics (for code actions) and the cancel handle
-/// of the build in progress (for `window/workDoneProgress/cancel`).
+/// What handlers may read: the published diagnostics (for code actions) and the cancel handles
+/// of the builds in progress (for `window/workDoneProgress/cancel`).
 #[derive(Default)]
 pub struct Shared {
     pub published: RwLock<HashMap<Uri, Vec<Published>>>,
-    current: Mutex<Option<(NumberOrString, Cancel)>>,
+    builds: Mutex<HashMap<String, Cancel>>,
+}
+
+fn token_key(t: &NumberOrString) -> String {
+    match t {
+        NumberOrString::Number(n) => n.to_string(),
+        NumberOrString::String(s) => s.clone(),
+    }
 }
 
 impl Shared {
     pub fn cancel_progress(&self, token: &NumberOrString) {
-        if let Some((t, c)) = self.current.lock().unwrap().as_ref() {
-            if t == token {
-                c.cancel();
-            }
+        if let Some(c) = self.builds.lock().unwrap().get(&token_key(token)) {
+            c.cancel();
         }
     }
 
     pub fn cancel_all(&self) {
-        if let Some((_, c)) = self.current.lock().unwrap().as_ref() {
+        for c in self.builds.lock().unwrap().values() {
             c.cancel();
         }
     }
 }
 
-pub fn spawn(client: Client, handle: tokio::runtime::Handle, shared: std::sync::Arc<Shared>) -> Sender<Msg> {
+pub fn spawn(client: Client, handle: tokio::runtime::Handle, shared: Arc<Shared>) -> Sender<Msg> {
     let (tx, rx) = std::sync::mpsc::channel();
     let self_tx = tx.clone();
     std::thread::Builder::new()
@@ -77,13 +93,13 @@ pub fn spawn(client: Client, handle: tokio::runtime::Handle, shared: std::sync::
                 info: InitInfo::default(),
                 settings: Settings::default(),
                 workspaces: Vec::new(),
+                next_ws: 1,
                 initialized: false,
                 run: None,
+                policy: RunPolicy::default(),
+                next_job: 1,
                 builds: 0,
                 self_tx,
-                watcher: None,
-                seen: HashMap::new(),
-                cache: Default::default(),
             };
             ml.run(rx);
         })
@@ -91,37 +107,45 @@ pub fn spawn(client: Client, handle: tokio::runtime::Handle, shared: std::sync::
     tx
 }
 
+/// The build in progress of a workspace: its progress report and diagnostics so far.
+struct InProgress {
+    token: String,
+    progress: Option<OngoingProgress<Unbounded, Cancellable>>,
+    diags: Vec<(PathBuf, Published)>,
+}
+
 struct Workspace {
+    id: u64,
     root: PathBuf,
-    engine: Engine,
+    session: Session,
     /// Files this workspace published diagnostics for in its last build.
     published: BTreeSet<PathBuf>,
+    build: Option<InProgress>,
+    /// The last build's `splitlink explain`.
+    explanation: Option<String>,
+    binaries: Vec<(String, PathBuf)>,
 }
 
 struct Running {
     name: String,
-    child: std::process::Child,
+    job: Job,
 }
 
 struct MainLoop {
     client: Client,
     handle: tokio::runtime::Handle,
-    shared: std::sync::Arc<Shared>,
+    shared: Arc<Shared>,
     info: InitInfo,
     settings: Settings,
     workspaces: Vec<Workspace>,
+    next_ws: u64,
     initialized: bool,
     run: Option<Running>,
+    policy: RunPolicy,
+    next_job: u64,
     builds: u64,
-    /// The main loop's own inbox, for the fallback file watcher.
+    /// The main loop's own inbox, for the sessions and jobs.
     self_tx: Sender<Msg>,
-    /// Our own file watcher, when the client cannot watch files for us.
-    watcher: Option<splitlink_engine::watch::Watcher>,
-    /// Content of each input file as the last build saw it: a change notification for a file
-    /// whose bytes are the same (a save echoed by the file watcher, an identical save, Cargo.lock
-    /// rewritten by cargo) starts no build.
-    seen: HashMap<PathBuf, Option<splitlink_engine::digest::Digest>>,
-    cache: splitlink_engine::digest::StatCache,
 }
 
 impl MainLoop {
@@ -139,75 +163,34 @@ impl MainLoop {
     }
 
     fn run(&mut self, rx: Receiver<Msg>) {
-        while let Ok(msg) = rx.recv() {
-            let mut changed: Vec<PathBuf> = Vec::new();
-            let mut build_all = false;
-            let mut pending = vec![msg];
-            // Debounce: a burst of saves (or watched-file events) becomes one build.
-            loop {
-                let Some(m) = pending.pop() else { break };
-                match m {
-                    Msg::Changed(p) => {
-                        changed.extend(p);
-                        match rx.recv_timeout(Duration::from_millis(60)) {
-                            Ok(m) => pending.push(m),
-                            Err(RecvTimeoutError::Timeout) => {}
-                            Err(RecvTimeoutError::Disconnected) => return,
-                        }
-                    }
-                    Msg::Build => build_all = true,
-                    Msg::Shutdown => {
-                        self.stop_run();
-                        self.initialized = false;
-                    }
-                    other => {
-                        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle_msg(other)));
-                        if r.is_err() {
-                            self.show(
-                                MessageType::ERROR,
-                                "splitlink: internal error while handling a request (see the log); the server keeps running",
-                            );
-                        }
-                    }
+        loop {
+            for i in 0..self.workspaces.len() {
+                if self.workspaces[i].session.poll().is_some() {
+                    self.build_started(i);
+                }
+                for w in self.workspaces[i].session.take_warnings() {
+                    self.log(MessageType::WARNING, w);
                 }
             }
-            if !self.initialized {
-                continue;
-            }
-            if !build_all {
-                changed.sort();
-                changed.dedup();
-                changed.retain(|p| match self.seen.get(p) {
-                    Some(before) => self.cache.digest(p).ok().flatten() != *before,
-                    None => true,
-                });
-            }
-            let targets: Vec<usize> = if build_all {
-                (0..self.workspaces.len()).collect()
-            } else {
-                (0..self.workspaces.len()).filter(|i| changed.iter().any(|p| self.affects(*i, p))).collect()
+            let now = Instant::now();
+            let timeout = self
+                .workspaces
+                .iter()
+                .filter_map(|w| w.session.due())
+                .min()
+                .map(|d| d.saturating_duration_since(now))
+                .unwrap_or(Duration::from_secs(3600));
+            let m = match rx.recv_timeout(timeout) {
+                Ok(m) => m,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
             };
-            for i in targets {
-                let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.build(i)));
-                if r.is_err() {
-                    self.show(MessageType::ERROR, "splitlink: internal error during a build (see the log); the server keeps running");
-                }
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle_msg(m)));
+            if r.is_err() {
+                self.show(MessageType::ERROR, "splitlink: internal error while handling a message (see the log); the server keeps running");
             }
         }
         self.stop_run();
-    }
-
-    /// Whether a changed path can matter to a workspace: inside it and a Rust source, a manifest,
-    /// the lockfile, a build script or cargo config — or a file the engine knows it reads.
-    fn affects(&self, i: usize, p: &Path) -> bool {
-        let ws = &self.workspaces[i];
-        if !p.starts_with(&ws.root) || p.starts_with(ws.engine.target_dir()) {
-            return ws.engine.watched_files().iter().any(|f| f == p);
-        }
-        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        p.extension().is_some_and(|e| e == "rs")
-            || matches!(name, "Cargo.toml" | "Cargo.lock" | "config" | "config.toml" | "rust-toolchain" | "rust-toolchain.toml")
-            || ws.engine.watched_files().iter().any(|f| f == p)
     }
 
     fn handle_msg(&mut self, m: Msg) {
@@ -224,8 +207,10 @@ impl MainLoop {
                 self.initialized = true;
                 self.register_watchers();
                 self.open_workspaces(self.info.folders.clone());
-                for i in 0..self.workspaces.len() {
-                    self.build(i);
+            }
+            Msg::Changed(paths) => {
+                for ws in &mut self.workspaces {
+                    ws.session.on_changed(&paths);
                 }
             }
             Msg::Config(v) => {
@@ -241,10 +226,8 @@ impl MainLoop {
                         self.workspaces.clear();
                         self.open_workspaces(folders);
                     }
-                    if self.initialized {
-                        for i in 0..self.workspaces.len() {
-                            self.build(i);
-                        }
+                    for ws in &mut self.workspaces {
+                        ws.session.request_build();
                     }
                 }
             }
@@ -252,15 +235,16 @@ impl MainLoop {
                 for r in removed {
                     if let Some(i) = self.workspaces.iter().position(|w| w.root.starts_with(&r) || r.starts_with(&w.root)) {
                         let ws = self.workspaces.remove(i);
-                        for f in ws.published {
-                            self.publish(&f, vec![]);
+                        for f in &ws.published {
+                            self.publish(f, vec![]);
                         }
                     }
                 }
-                let before = self.workspaces.len();
                 self.open_workspaces(added);
-                for i in before..self.workspaces.len() {
-                    self.build(i);
+            }
+            Msg::Build => {
+                for ws in &mut self.workspaces {
+                    ws.session.request_build();
                 }
             }
             Msg::Run(bin) => self.start_run(bin),
@@ -269,29 +253,39 @@ impl MainLoop {
                 let mut text = String::new();
                 for ws in &self.workspaces {
                     text.push_str(&format!("workspace {}\n", ws.root.display()));
-                    match ws.engine.explanation() {
-                        Some(ex) => text.push_str(&ex.render()),
-                        None => text.push_str("no build yet\n"),
-                    }
+                    text.push_str(ws.explanation.as_deref().unwrap_or("no build yet\n"));
                 }
                 let _ = reply.send(text);
             }
-            Msg::Changed(_) | Msg::Build | Msg::Shutdown => {}
+            Msg::Shutdown => {
+                self.stop_run();
+                for ws in &self.workspaces {
+                    ws.session.cancel();
+                }
+                self.initialized = false;
+            }
+            Msg::Session(id, ev) => {
+                let Some(i) = self.workspaces.iter().position(|w| w.id == id) else { return };
+                match ev {
+                    SessionEvent::Fs(batch) => self.workspaces[i].session.on_fs(batch),
+                    SessionEvent::Build(ev) => self.build_event(i, *ev),
+                    SessionEvent::BuildDone(d) => self.build_done(i, *d),
+                }
+            }
+            Msg::RunExited(x) => {
+                if self.run.as_ref().is_some_and(|r| r.job.id == x.id) {
+                    let r = self.run.take().expect("checked");
+                    // Whatever it left in its process group goes with it.
+                    r.job.stop(Duration::from_millis(200));
+                    self.run_status(r.name, false, None, x.status.and_then(|s| s.code()));
+                }
+            }
         }
     }
 
     fn register_watchers(&mut self) {
         if !self.info.watched_files_dynamic {
-            let tx = self.self_tx.clone();
-            match splitlink_engine::watch::Watcher::new(move |b| {
-                let _ = tx.send(if b.rescan { Msg::Build } else { Msg::Changed(b.paths) });
-            }) {
-                Ok(w) => {
-                    self.watcher = Some(w);
-                    self.log(MessageType::INFO, "the client does not watch files for us: splitlink watches the workspace itself");
-                }
-                Err(e) => self.log(MessageType::WARNING, format!("cannot watch files ({e}): builds run on save only")),
-            }
+            self.log(MessageType::INFO, "the client does not watch files for us: splitlink watches the workspace itself");
             return;
         }
         let globs = ["**/*.rs", "**/Cargo.toml", "**/Cargo.lock", "**/build.rs", "**/.cargo/config", "**/.cargo/config.toml"];
@@ -310,35 +304,37 @@ impl MainLoop {
         });
     }
 
+    /// Open a session for each Cargo workspace among `folders` (each builds at once).
     fn open_workspaces(&mut self, folders: Vec<PathBuf>) {
         for f in folders {
             let opts = BuildOptions { quiet: true, ..Default::default() };
-            match Engine::open(self.settings.selection(), opts, &f) {
-                Ok(engine) => {
-                    let root = engine.workspace_root().to_path_buf();
+            let id = self.next_ws;
+            let tx = Mutex::new(self.self_tx.clone());
+            let post = Arc::new(move |ev: SessionEvent| {
+                let _ = tx.lock().unwrap().send(Msg::Session(id, ev));
+            });
+            let config = Config { on_busy: OnBusy::Queue, watch_files: !self.info.watched_files_dynamic };
+            match Session::open(self.settings.selection(), opts, &f, config, move |ev| post(ev)) {
+                Ok(mut session) => {
+                    let root = session.root().to_path_buf();
                     if self.workspaces.iter().any(|w| w.root == root) {
                         continue;
                     }
+                    self.next_ws += 1;
                     self.log(MessageType::INFO, format!("building the Cargo workspace at {}", root.display()));
-                    self.workspaces.push(Workspace { root, engine, published: BTreeSet::new() });
+                    session.request_build();
+                    self.workspaces.push(Workspace {
+                        id,
+                        root,
+                        session,
+                        published: BTreeSet::new(),
+                        build: None,
+                        explanation: None,
+                        binaries: Vec::new(),
+                    });
                 }
                 Err(e) => self.log(MessageType::INFO, format!("{}: not a Cargo workspace ({e})", f.display())),
             }
-        }
-    }
-
-    /// Point our own watcher (if any) at what the workspaces' builds depend on.
-    fn refresh_watch(&mut self) {
-        use splitlink_engine::watch::{scan, Plan};
-        let Some(w) = self.watcher.as_mut() else { return };
-        let mut dirs = BTreeSet::new();
-        for ws in &self.workspaces {
-            let target = ws.engine.target_dir();
-            let plan = Plan::new(ws.engine.watched_files(), &scan(&ws.root, target), target);
-            dirs.extend(plan.dirs);
-        }
-        for problem in w.set(&dirs) {
-            eprintln!("splitlink lsp: {problem}");
         }
     }
 
@@ -357,7 +353,8 @@ impl MainLoop {
         self.handle.block_on(async move { c.publish_diagnostics(uri, lsp, None).await });
     }
 
-    fn build(&mut self, i: usize) {
+    /// A workspace's session started a build: progress, cancel handle.
+    fn build_started(&mut self, i: usize) {
         self.builds += 1;
         let token = NumberOrString::String(format!("splitlink/build/{}", self.builds));
         let progress = if self.info.work_done_progress {
@@ -372,36 +369,75 @@ impl MainLoop {
         } else {
             None
         };
-        let cancel = Cancel::new();
-        *self.shared.current.lock().unwrap() = Some((token, cancel.clone()));
-        let t0 = Instant::now();
-        let root = self.workspaces[i].root.clone();
-        let related = self.info.related_information;
-        let mut sink = LspSink {
-            diags: Vec::new(),
-            progress: progress.as_ref(),
-            handle: &self.handle,
-            root: root.clone(),
-            related,
-            filter: self.settings.compiler_diagnostics,
-            events: 0,
-        };
-        let result = self.workspaces[i].engine.build(&mut sink, Some(&cancel));
-        let diags = std::mem::take(&mut sink.diags);
-        drop(sink);
-        *self.shared.current.lock().unwrap() = None;
+        let key = token_key(&token);
+        if let Some(c) = self.workspaces[i].session.cancel_handle() {
+            self.shared.builds.lock().unwrap().insert(key.clone(), c);
+        }
+        self.workspaces[i].build = Some(InProgress { token: key, progress, diags: Vec::new() });
+    }
 
-        let generation = self.workspaces[i].engine.generation();
-        let binaries: Vec<Binary> = self.workspaces[i]
-            .engine
-            .binaries()
-            .into_iter()
-            .map(|(name, path)| Binary { name, path: path.display().to_string() })
-            .collect();
-        let params = match &result {
+    fn report(&self, i: usize, msg: String) {
+        if let Some(p) = self.workspaces[i].build.as_ref().and_then(|b| b.progress.as_ref()) {
+            self.handle.block_on(p.report_with_message(msg, None));
+        }
+    }
+
+    /// An event of a workspace's running build: progress, and diagnostics converted to LSP.
+    fn build_event(&mut self, i: usize, ev: BuildEvent) {
+        match ev {
+            BuildEvent::Capture { reason } => self.report(i, format!("through cargo ({reason})")),
+            BuildEvent::Compiling(u) => self.report(i, format!("compiling {}", u.target)),
+            BuildEvent::Linking(u) => self.report(i, format!("linking {}", u.target)),
+            BuildEvent::LinkSkipped(u) => self.report(i, format!("link skipped: objects unchanged ({})", u.target)),
+            BuildEvent::Diagnostic { message, link, .. } => {
+                let root = self.workspaces[i].root.clone();
+                let models = splitlink_diag::from_rustc_message(&message, link.as_ref(), &root);
+                let mut out = Vec::new();
+                for d in models {
+                    if d.is_summary() {
+                        continue;
+                    }
+                    if d.phase == Phase::Compile {
+                        match self.settings.compiler_diagnostics {
+                            CompilerDiagnostics::Off => continue,
+                            CompilerDiagnostics::Errors if !matches!(d.severity, Severity::Error | Severity::Ice) => continue,
+                            _ => {}
+                        }
+                    }
+                    out.extend(convert::to_lsp(&d, self.info.related_information, &root));
+                }
+                if let Some(b) = self.workspaces[i].build.as_mut() {
+                    b.diags.extend(out);
+                }
+            }
+            BuildEvent::Fallback { unit, reason } => {
+                self.log(MessageType::WARNING, format!("{}: {reason}; built without the split compile/link", unit.target))
+            }
+            BuildEvent::Warning(w) => self.log(MessageType::WARNING, w),
+            BuildEvent::CargoOutput(line) => self.log(MessageType::LOG, splitlink_engine::strip_ansi(&line)),
+            // cargo's JSON messages are for `--message-format json`; the summary comes with
+            // `BuildDone`.
+            BuildEvent::CargoMessage(_) | BuildEvent::Finished(_) => {}
+        }
+    }
+
+    fn build_done(&mut self, i: usize, d: BuildDone) {
+        self.workspaces[i].session.on_build_done(&d);
+        let build = self.workspaces[i].build.take();
+        if let Some(b) = &build {
+            self.shared.builds.lock().unwrap().remove(&b.token);
+        }
+        let root = self.workspaces[i].root.clone();
+        if d.explanation.is_some() {
+            self.workspaces[i].explanation = d.explanation.clone();
+        }
+        self.workspaces[i].binaries = d.binaries.clone();
+        let binaries: Vec<Binary> =
+            d.binaries.iter().map(|(name, path)| Binary { name: name.clone(), path: path.display().to_string() }).collect();
+        let params = match &d.result {
             Ok(s) => BuildFinishedParams {
                 workspace: root.display().to_string(),
-                generation,
+                generation: d.generation,
                 success: s.success,
                 cancelled: s.cancelled,
                 cargo_invoked: s.cargo_invoked,
@@ -414,24 +450,27 @@ impl MainLoop {
             },
             Err(e) => BuildFinishedParams {
                 workspace: root.display().to_string(),
-                generation,
+                generation: d.generation,
                 success: false,
                 cancelled: false,
                 cargo_invoked: false,
                 compiled: vec![],
                 linked: vec![],
                 link_skipped: vec![],
-                duration_ms: t0.elapsed().as_millis() as u64,
+                duration_ms: 0,
                 binaries,
-                error: Some(e.to_string()),
+                error: Some(e.clone()),
             },
         };
-        if let Err(e) = &result {
+        if let Err(e) = &d.result {
             self.show(MessageType::ERROR, format!("splitlink: {e}"));
         }
         // A cancelled build's diagnostics are incomplete: keep what is shown until the next one.
-        let cancelled = result.as_ref().is_ok_and(|s| s.cancelled);
-        if !cancelled {
+        let (progress, diags) = match build {
+            Some(b) => (b.progress, b.diags),
+            None => (None, Vec::new()),
+        };
+        if !d.cancelled() {
             let mut by_file: HashMap<PathBuf, Vec<Published>> = HashMap::new();
             for (f, p) in diags {
                 by_file.entry(f).or_default().push(p);
@@ -448,7 +487,7 @@ impl MainLoop {
             self.workspaces[i].published = now;
         }
         if let Some(p) = progress {
-            let msg = match &result {
+            let msg = match &d.result {
                 Ok(s) if s.cancelled => "cancelled".to_string(),
                 Ok(s) if s.success => format!("done in {} ms", s.duration_ms),
                 Ok(_) => "failed".to_string(),
@@ -456,34 +495,32 @@ impl MainLoop {
             };
             self.handle.block_on(async move { p.finish_with_message(msg).await });
         }
-        self.refresh_watch();
-        for f in self.workspaces[i].engine.watched_files() {
-            let d = self.cache.digest(&f).ok().flatten();
-            self.seen.insert(f, d);
-        }
         let linked = params.linked.clone();
-        let success = params.success;
         let c = self.client.clone();
         self.handle.block_on(async move { c.send_notification::<ext::BuildFinished>(params).await });
 
-        // The run loop: restart after a successful relink of the selected binary.
-        if success {
-            let selected = self.selected_bin(i);
-            if let Some(name) = selected {
-                let running_it = self.run.as_ref().is_some_and(|r| r.name == name);
-                if linked.contains(&name) && (running_it || self.settings.run_on_link) {
-                    self.start_run(Some(name));
-                }
-            }
+        // The run loop: restart after a successful relink of the selected binary (or start it,
+        // with `runOnLink`, when this build linked it).
+        let Some((name, path)) = self.selected_bin(i) else { return };
+        let alive = self.run.as_ref().is_some_and(|r| r.name == name && r.job.exited().is_none());
+        let start_new = self.settings.run_on_link && linked.contains(&name);
+        if self.policy.decide(&d, Some(&path), alive, start_new) == RunAction::Start {
+            self.start_run(Some(name));
         }
     }
 
-    fn selected_bin(&self, i: usize) -> Option<String> {
-        let bins = self.workspaces.get(i)?.engine.binaries();
+    fn selected_bin(&self, i: usize) -> Option<(String, PathBuf)> {
+        let bins = &self.workspaces.get(i)?.binaries;
         match &self.settings.bin {
-            Some(b) => bins.iter().find(|(n, _)| n == b).map(|(n, _)| n.clone()),
-            None => bins.first().map(|(n, _)| n.clone()),
+            Some(b) => bins.iter().find(|(n, _)| n == b).cloned(),
+            None => bins.first().cloned(),
         }
+    }
+
+    fn run_status(&self, name: String, running: bool, pid: Option<u32>, exit_code: Option<i32>) {
+        let c = self.client.clone();
+        let p = ext::RunStatusParams { name, running, pid, exit_code };
+        self.handle.block_on(async move { c.send_notification::<ext::RunStatus>(p).await });
     }
 
     fn start_run(&mut self, bin: Option<String>) {
@@ -492,7 +529,7 @@ impl MainLoop {
         let found = self
             .workspaces
             .iter()
-            .flat_map(|w| w.engine.binaries().into_iter().map(move |b| (w.root.clone(), b)))
+            .flat_map(|w| w.binaries.iter().map(move |b| (w.root.clone(), b.clone())))
             .find(|(_, (n, _))| wanted.as_ref().is_none_or(|w| w == n));
         let Some((root, (name, path))) = found else {
             self.show(MessageType::WARNING, "splitlink.run: no binary to run (build first, or set `bin`)");
@@ -502,119 +539,39 @@ impl MainLoop {
             self.show(MessageType::WARNING, format!("splitlink.run: {} is not built", path.display()));
             return;
         }
-        use std::os::unix::process::CommandExt;
-        let child = std::process::Command::new(&path)
-            .args(&self.settings.run_args)
-            .current_dir(&root)
-            .process_group(0)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn();
-        let mut child = match child {
-            Ok(c) => c,
-            Err(e) => {
-                self.show(MessageType::ERROR, format!("splitlink.run: cannot start {}: {e}", path.display()));
-                return;
-            }
+        let mut cmd = std::process::Command::new(&path);
+        cmd.args(&self.settings.run_args).current_dir(&root);
+        let output = {
+            let (c, h, name) = (self.client.clone(), self.handle.clone(), name.clone());
+            Output::Lines(Arc::new(move |stream: &'static str, line: String| {
+                let c = c.clone();
+                let p = ext::RunOutputParams { name: name.clone(), stream: stream.into(), line };
+                h.block_on(async move {
+                    c.log_message(MessageType::LOG, format!("[{}] {}", p.name, p.line)).await;
+                    c.send_notification::<ext::RunOutput>(p).await;
+                });
+            }))
         };
-        let pid = child.id();
-        for (stream, pipe) in [
-            ("stdout", child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
-            ("stderr", child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
-        ] {
-            let Some(pipe) = pipe else { continue };
-            let c = self.client.clone();
-            let h = self.handle.clone();
-            let name = name.clone();
-            std::thread::spawn(move || {
-                for line in std::io::BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    let c = c.clone();
-                    let p = ext::RunOutputParams { name: name.clone(), stream: stream.into(), line: line.clone() };
-                    h.block_on(async move {
-                        c.log_message(MessageType::LOG, format!("[{}] {}", p.name, p.line)).await;
-                        c.send_notification::<ext::RunOutput>(p).await;
-                    });
-                }
-            });
+        let id = self.next_job;
+        self.next_job += 1;
+        let tx = Mutex::new(self.self_tx.clone());
+        match Job::spawn(id, name.clone(), cmd, output, move |x| {
+            let _ = tx.lock().unwrap().send(Msg::RunExited(x));
+        }) {
+            Ok(job) => {
+                self.policy.started(&path);
+                self.run_status(name.clone(), true, Some(job.pid()), None);
+                self.run = Some(Running { name, job });
+            }
+            Err(e) => self.show(MessageType::ERROR, format!("splitlink.run: cannot start {}: {e}", path.display())),
         }
-        let c = self.client.clone();
-        let p = ext::RunStatusParams { name: name.clone(), running: true, pid: Some(pid), exit_code: None };
-        self.handle.block_on(async move { c.send_notification::<ext::RunStatus>(p).await });
-        self.run = Some(Running { name, child });
     }
 
-    /// Stop the running binary: SIGTERM to its process group, SIGKILL after 2 s, then wait.
+    /// Stop the running binary (its whole process group, as every front-end stops a job).
     fn stop_run(&mut self) {
-        let Some(mut r) = self.run.take() else { return };
-        use nix::sys::signal::{killpg, Signal};
-        use nix::unistd::Pid;
-        let pgid = Pid::from_raw(r.child.id() as i32);
-        let _ = killpg(pgid, Signal::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(2);
-        let code = loop {
-            match r.child.try_wait() {
-                Ok(Some(s)) => break s.code(),
-                Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-                _ => {
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                    break r.child.wait().ok().and_then(|s| s.code());
-                }
-            }
-        };
-        let c = self.client.clone();
-        let p = ext::RunStatusParams { name: r.name, running: false, pid: None, exit_code: code };
-        self.handle.block_on(async move { c.send_notification::<ext::RunStatus>(p).await });
-    }
-}
-
-/// Collects the build's diagnostics (converted to LSP) and reports progress.
-struct LspSink<'a> {
-    diags: Vec<(PathBuf, Published)>,
-    progress: Option<&'a tower_lsp_server::OngoingProgress<tower_lsp_server::Unbounded, tower_lsp_server::Cancellable>>,
-    handle: &'a tokio::runtime::Handle,
-    root: PathBuf,
-    related: bool,
-    filter: CompilerDiagnostics,
-    events: usize,
-}
-
-impl LspSink<'_> {
-    fn report(&self, msg: String) {
-        if let Some(p) = self.progress {
-            self.handle.block_on(p.report_with_message(msg, None));
-        }
-    }
-}
-
-impl Sink for LspSink<'_> {
-    fn event(&mut self, ev: BuildEvent) {
-        self.events += 1;
-        match ev {
-            BuildEvent::Capture { reason } => self.report(format!("through cargo ({reason})")),
-            BuildEvent::Compiling(u) => self.report(format!("compiling {}", u.target)),
-            BuildEvent::Linking(u) => self.report(format!("linking {}", u.target)),
-            BuildEvent::LinkSkipped(u) => self.report(format!("link skipped: objects unchanged ({})", u.target)),
-            BuildEvent::Diagnostic { message, link, .. } => {
-                let models = splitlink_diag::from_rustc_message(&message, link.as_ref(), &self.root);
-                for d in models {
-                    if d.is_summary() {
-                        continue;
-                    }
-                    if d.phase == Phase::Compile {
-                        match self.filter {
-                            CompilerDiagnostics::Off => continue,
-                            CompilerDiagnostics::Errors if !matches!(d.severity, Severity::Error | Severity::Ice) => continue,
-                            _ => {}
-                        }
-                    }
-                    if let Some(x) = convert::to_lsp(&d, self.related, &self.root) {
-                        self.diags.push(x);
-                    }
-                }
-            }
-            _ => {}
-        }
+        let Some(r) = self.run.take() else { return };
+        r.job.stop(job::GRACE);
+        let code = r.job.exited().flatten().and_then(|s| s.code());
+        self.run_status(r.name, false, None, code);
     }
 }

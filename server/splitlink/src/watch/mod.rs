@@ -1,30 +1,26 @@
 //! `splitlink watch`: keep the build (and, with `--run`, the running binary) current while
 //! files are edited.
 //!
-//! One main loop over one closed [`Event`] enum. The loop owns the watcher, the change set, the
-//! screen and the jobs; the build thread ([`builder`]) owns the engine. Invariants:
-//! - one build at a time: a build is requested only when none is running (`building` is None);
+//! A thin front-end over the session layer (`splitlink-session`): one main loop over one closed
+//! [`Event`] enum; the [`Session`] decides what changed and when to build (its build actor owns
+//! the engine), this loop renders and runs the jobs. Invariants:
+//! - the loop never waits for a build: builds report through [`SessionEvent`]s;
 //! - a change is pending until a build starts with it, so an edit made during a build triggers
 //!   the next build (`--on-busy queue`) or cancels the running one first (`--on-busy restart`);
-//! - identical-bytes saves, `touch` and reverted edits start nothing ([`changes`]);
+//! - identical-bytes saves, `touch` and reverted edits start nothing (the session's vfs);
 //! - the `--run` binary is (re)started only after a successful build whose binary file is not
-//!   the one already running (a relink); a skipped link or a failed build keeps it running;
+//!   the one already running (a relink: [`RunPolicy`]); a skipped link or a failed build keeps it
+//!   running;
 //! - a job is stopped (its whole process group) and reaped before the next one starts, and
 //!   before watch exits on SIGINT/SIGTERM/SIGHUP.
 
-mod builder;
-mod changes;
-mod runner;
 mod status;
 
 use anyhow::Context;
-use builder::{BuildDone, Builder};
-use changes::Changes;
 use clap::{Args, ValueEnum};
-use runner::{Exited, Job};
-use splitlink_engine::digest::Stamp;
-use splitlink_engine::watch::{self as watcher, FsBatch, Plan, Relevance, Scan, Watcher};
-use splitlink_engine::{BuildEvent, BuildOptions, Cancel};
+use splitlink_engine::BuildOptions;
+use splitlink_session::job::{self, Exited, Job, Output};
+use splitlink_session::{BuildDone, Config, RunAction, RunPolicy, Session, SessionEvent};
 use status::Screen;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -78,42 +74,23 @@ enum OnBusy {
 
 /// The single event type of the watch loop.
 pub enum Event {
-    /// The file system reported changes (debounced).
-    Fs(FsBatch),
-    /// The running build reported progress (rendered by the loop: one writer for the screen).
-    Build(BuildEvent),
-    /// The running build ended.
-    BuildDone(BuildDone),
+    /// The session's watcher or build actor reported something.
+    Session(SessionEvent),
     /// A job (`--run`, `--exec`) ended.
     ChildExited(Exited),
     /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
 }
 
-/// A build in progress.
-struct Running {
-    cancel: Cancel,
-}
-
 struct Watch {
     args: WatchArgs,
     tx: Sender<Event>,
-    builder: Builder,
-    watcher: Watcher,
-    changes: Changes,
+    session: Session,
     screen: Screen,
     root: PathBuf,
-    target_dir: PathBuf,
     cwd: PathBuf,
-    scan: Scan,
-    plan: Plan,
-    /// The engine's last non-empty list of files that matter (kept while the graph is unknown,
-    /// e.g. while Cargo.toml is broken).
-    engine_files: Vec<PathBuf>,
-    building: Option<Running>,
     run: Option<Job>,
-    /// The binary file (identity and size) last started by `--run`.
-    run_stamp: Option<Stamp>,
+    policy: RunPolicy,
     exec: Option<Job>,
     next_job: u64,
     succeeded_once: bool,
@@ -131,41 +108,35 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     }
     let (tx, rx) = mpsc::channel::<Event>();
     spawn_signal_thread(tx.clone()).context("cannot install the signal handlers")?;
-    let (builder, root, target_dir) = Builder::spawn(sel, opts, cwd, tx.clone())?;
-    let watcher = Watcher::new({
+    let on_busy = match args.on_busy {
+        OnBusy::Queue => splitlink_session::OnBusy::Queue,
+        OnBusy::Restart => splitlink_session::OnBusy::Restart,
+    };
+    let post = {
         let tx = tx.clone();
-        move |b| {
-            let _ = tx.send(Event::Fs(b));
+        move |ev: SessionEvent| {
+            let _ = tx.send(Event::Session(ev));
         }
-    })
-    .context("cannot start the file watcher")?;
+    };
+    let session = Session::open(sel, opts, cwd, Config { on_busy, watch_files: true }, post)?;
+    let root = session.root().to_path_buf();
     let json = args.message_format == crate::MessageFormat::Json;
     let screen = Screen::new(json, args.verbose, args.quiet, root.clone(), cwd.to_path_buf());
     let mut w = Watch {
         args,
         tx,
-        builder,
-        watcher,
-        changes: Changes::default(),
+        session,
         screen,
         root,
-        target_dir,
         cwd: cwd.to_path_buf(),
-        scan: Scan::default(),
-        plan: Plan::default(),
-        engine_files: Vec::new(),
-        building: None,
         run: None,
-        run_stamp: None,
+        policy: RunPolicy::default(),
         exec: None,
         next_job: 1,
         succeeded_once: false,
         announced: false,
     };
-    w.rewatch(true, false);
-    let files = w.files_to_baseline();
-    w.changes.baseline(files.iter());
-    w.start_build(Vec::new())?;
+    w.session.request_build();
     w.main_loop(&rx)
 }
 
@@ -185,12 +156,16 @@ fn spawn_signal_thread(tx: Sender<Event>) -> std::io::Result<()> {
 impl Watch {
     fn main_loop(&mut self, rx: &Receiver<Event>) -> anyhow::Result<ExitCode> {
         loop {
+            if let Some(paths) = self.session.poll() {
+                self.screen.build_started(&paths, self.args.why, self.args.clear);
+            }
+            for w in self.session.take_warnings() {
+                self.screen.warn("Warning", &w);
+            }
             let now = Instant::now();
             let mut timeout = Duration::from_secs(3600);
-            if self.building.is_none() {
-                if let Some(due) = self.changes.due() {
-                    timeout = due.saturating_duration_since(now);
-                }
+            if let Some(due) = self.session.due() {
+                timeout = due.saturating_duration_since(now);
             }
             if let Some(t) = self.screen.tick_every() {
                 timeout = timeout.min(t);
@@ -201,15 +176,15 @@ impl Watch {
                 Err(RecvTimeoutError::Disconnected) => anyhow::bail!("internal error: the event channel closed"),
             };
             let step = match ev {
-                Some(Event::Fs(batch)) => {
-                    self.on_fs(batch);
+                Some(Event::Session(SessionEvent::Fs(batch))) => {
+                    self.session.on_fs(batch);
                     Ok(())
                 }
-                Some(Event::Build(e)) => {
-                    self.screen.event(e);
+                Some(Event::Session(SessionEvent::Build(e))) => {
+                    self.screen.event(*e);
                     Ok(())
                 }
-                Some(Event::BuildDone(d)) => self.on_build_done(d),
+                Some(Event::Session(SessionEvent::BuildDone(d))) => self.on_build_done(*d),
                 Some(Event::ChildExited(x)) => {
                     self.on_child_exited(x);
                     Ok(())
@@ -227,149 +202,26 @@ impl Watch {
                 return Err(e);
             }
             self.screen.tick();
-            if self.building.is_none() && self.changes.due().is_some_and(|d| d <= Instant::now()) {
-                let paths = self.changes.take();
-                if !paths.is_empty() {
-                    self.start_build(paths)?;
-                }
-            }
-        }
-    }
-
-    fn start_build(&mut self, paths: Vec<PathBuf>) -> anyhow::Result<()> {
-        let cancel = Cancel::new();
-        self.screen.build_started(&paths, self.args.why, self.args.clear);
-        if !self.builder.build(cancel.clone()) {
-            anyhow::bail!("internal error: the build thread ended");
-        }
-        self.building = Some(Running { cancel });
-        Ok(())
-    }
-
-    /// Derive the watch plan again and register its directories. With `rescan`, walk the
-    /// workspace again (new packages, new `src/` directories). With `observe_new`, files in
-    /// newly registered directories are checked for changes (they may have been written before
-    /// the directory was watched).
-    fn rewatch(&mut self, rescan: bool, observe_new: bool) {
-        if rescan {
-            self.scan = watcher::scan(&self.root, &self.target_dir);
-        }
-        let plan = Plan::new(self.engine_files.iter().cloned(), &self.scan, &self.target_dir);
-        let new_dirs: Vec<PathBuf> = plan.dirs.iter().filter(|d| !self.watcher.is_registered(d)).cloned().collect();
-        for problem in self.watcher.set(&plan.dirs) {
-            self.screen.warn("Warning", &problem);
-        }
-        self.plan = plan;
-        if observe_new {
-            for d in new_dirs {
-                let files: Vec<PathBuf> = self.plan.files.iter().filter(|f| f.parent() == Some(d.as_path())).cloned().collect();
-                for f in files.iter().chain(self.rs_files_in(&d).iter()) {
-                    self.changes.observe(f);
-                }
-            }
-        }
-    }
-
-    fn rs_files_in(&self, dir: &Path) -> Vec<PathBuf> {
-        if !self.plan.src_dirs.contains(dir) {
-            return vec![];
-        }
-        let Ok(rd) = std::fs::read_dir(dir) else { return vec![] };
-        rd.flatten().map(|e| e.path()).filter(|p| self.plan.relevant(p) == Relevance::File).collect()
-    }
-
-    fn files_to_baseline(&self) -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = self.plan.files.iter().cloned().collect();
-        for d in &self.plan.src_dirs {
-            v.extend(self.rs_files_in(d));
-        }
-        v
-    }
-
-    fn on_fs(&mut self, batch: FsBatch) {
-        for e in &batch.errors {
-            self.screen.warn("Warning", &format!("file watcher: {e}"));
-        }
-        let mut dirs_changed = false;
-        if batch.rescan {
-            // Events were lost: check every file against its last known content.
-            dirs_changed = true;
-            for f in self.files_to_baseline() {
-                self.changes.observe(&f);
-            }
-        }
-        for p in &batch.paths {
-            if watcher::excluded(p, &self.target_dir) {
-                continue;
-            }
-            match self.plan.relevant(p) {
-                Relevance::No => {}
-                Relevance::File => {
-                    self.changes.observe(p);
-                }
-                Relevance::Dir => {
-                    dirs_changed = true;
-                    if !p.is_dir() {
-                        self.watcher.forget(p);
-                        // Files that were in it are gone: their own events may not come.
-                        let inside: Vec<PathBuf> = self.changes.known_files().into_iter().filter(|f| f.starts_with(p)).collect();
-                        for f in inside {
-                            self.changes.observe(&f);
-                        }
-                    }
-                }
-            }
-        }
-        if dirs_changed {
-            self.rewatch(true, true);
-        }
-        if self.args.on_busy == OnBusy::Restart && self.changes.has_pending() {
-            if let Some(b) = &self.building {
-                if !b.cancel.is_cancelled() {
-                    b.cancel.cancel();
-                }
-            }
         }
     }
 
     fn on_build_done(&mut self, d: BuildDone) -> anyhow::Result<()> {
-        self.building = None;
-        if !d.watched.is_empty() {
-            self.engine_files = d.watched.clone();
-        }
-        let rescan = match &d.result {
-            Err(_) => true,
-            Ok(s) => s.cargo_invoked,
-        };
-        self.rewatch(rescan, false);
-        let files = self.files_to_baseline();
-        self.changes.baseline(files.iter());
-
-        let ok = matches!(&d.result, Ok(s) if s.success && !s.cancelled);
+        self.session.on_build_done(&d);
+        let ok = d.ok();
         let first_success = ok && !self.succeeded_once;
         self.succeeded_once |= ok;
         let mut words = Vec::new();
         let mut start_run: Option<(String, PathBuf)> = None;
         if self.args.run {
             let bin = self.binary_to_run(&d)?;
-            let alive = self.run.as_ref().filter(|j| j.exited().is_none());
-            match (&bin, ok) {
-                (Some((name, path)), true) => {
-                    let now = Stamp::of(path);
-                    let relinked = match (now, self.run_stamp) {
-                        (Some(n), Some(s)) => !n.same_output(&s),
-                        _ => true,
-                    };
-                    if relinked {
-                        words.push(if alive.is_some() { format!("restarted {name}") } else { format!("started {name}") });
-                        start_run = Some((name.clone(), path.clone()));
-                    } else if alive.is_some() {
-                        words.push(format!("{name} kept running"));
-                    }
+            let alive = self.run.as_ref().is_some_and(|j| j.exited().is_none());
+            match (self.policy.decide(&d, bin.as_ref().map(|(_, p)| p.as_path()), alive, true), &bin) {
+                (RunAction::Start, Some((name, path))) => {
+                    words.push(if alive { format!("restarted {name}") } else { format!("started {name}") });
+                    start_run = Some((name.clone(), path.clone()));
                 }
-                (Some((name, _)), false) if alive.is_some() && !matches!(&d.result, Ok(s) if s.cancelled) => {
-                    words.push(format!("{name} still running (last good build)"));
-                }
+                (RunAction::KeepRunning, Some((name, _))) => words.push(format!("{name} kept running")),
+                (RunAction::KeepLastGood, Some((name, _))) => words.push(format!("{name} still running (last good build)")),
                 _ => {}
             }
         }
@@ -394,7 +246,7 @@ impl Watch {
             let mut cmd = Command::new(&path);
             cmd.args(&self.args.args).current_dir(&self.cwd);
             let line = self.screen.command_line(&path, &self.args.args);
-            self.run_stamp = Stamp::of(&path);
+            self.policy.started(&path);
             self.run = self.start_job(name, cmd, &line, Some(&path));
         }
         if start_exec {
@@ -405,7 +257,7 @@ impl Watch {
         }
         if !self.announced {
             self.announced = true;
-            let n = self.watcher.count();
+            let n = self.session.watched_dirs();
             self.screen.note("Watching", &format!("{} ({n} directories) · Ctrl-C to stop", self.root.display()));
         }
         Ok(())
@@ -436,7 +288,10 @@ impl Watch {
         let id = self.next_job;
         self.next_job += 1;
         self.screen.note("Running", &format!("`{line}`"));
-        match Job::spawn(id, name.clone(), cmd, self.tx.clone()) {
+        let tx = self.tx.clone();
+        match Job::spawn(id, name.clone(), cmd, Output::Inherit, move |x| {
+            let _ = tx.send(Event::ChildExited(x));
+        }) {
             Ok(job) => {
                 self.screen.json(serde_json::json!({
                     "reason": "watch-run", "event": "started", "name": name, "pid": job.pid(), "path": path,
@@ -451,7 +306,7 @@ impl Watch {
     }
 
     fn stop_job(&mut self, job: Job) {
-        job.stop(runner::GRACE);
+        job.stop(job::GRACE);
         let status = job.exited().flatten();
         self.screen.json(serde_json::json!({
             "reason": "watch-run", "event": "stopped", "name": job.name, "pid": job.pid(),
@@ -474,7 +329,7 @@ impl Watch {
             "reason": "watch-run", "event": "exited", "name": job.name, "pid": job.pid(),
             "code": x.status.and_then(|s| s.code()), "signal": x.status.and_then(|s| s.signal()),
         }));
-        let what = runner::describe(x.status);
+        let what = job::describe(x.status);
         if x.status.is_some_and(|s| s.success()) {
             self.screen.note("Exited", &format!("{} (pid {}) with {what}", job.name, job.pid()));
         } else {
@@ -484,16 +339,14 @@ impl Watch {
 
     /// Cancel the running build, stop the jobs, and wait (bounded) for the build to end.
     fn shutdown(&mut self, rx: &Receiver<Event>) {
-        if let Some(b) = &self.building {
-            b.cancel.cancel();
-        }
+        self.session.cancel();
         for job in [self.run.take(), self.exec.take()].into_iter().flatten() {
             self.stop_job(job);
         }
         let deadline = Instant::now() + Duration::from_secs(10);
-        while self.building.is_some() {
+        while self.session.is_building() {
             match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(Event::BuildDone(_)) => self.building = None,
+                Ok(Event::Session(SessionEvent::BuildDone(d))) => self.session.on_build_done(&d),
                 Ok(_) => {}
                 Err(_) => break,
             }

@@ -5,9 +5,9 @@
 //! Invariant: only the main loop writes to the screen (the build thread forwards its events),
 //! so the progress line is always cleared before anything else is printed.
 
-use super::builder::BuildDone;
 use crate::render::{eline, Renderer};
 use splitlink_engine::{BuildEvent, BuildSummary, UnitInfo};
+use splitlink_session::BuildDone;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -1,17 +1,17 @@
-//! The job supervisor: the `--run` binary and the `--exec` command, each in its own process
-//! group so that stopping it stops everything it started.
+//! The job supervisor: the binary a front-end runs (`watch --run`, the LSP's `splitlink.run`)
+//! and `watch --exec`'s command, each in its own process group so that stopping it stops
+//! everything it started.
 //!
 //! Invariants: a job is stopped by signalling its whole process group (SIGTERM, SIGCONT, then
 //! SIGKILL after the grace period) and `stop` returns only once the job's leader has been reaped
 //! and its group is empty (or was killed), so the next job never races the previous one for a
 //! port or a file. The waiter thread is the only code that reaps the child.
 
-use super::Event;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
+use std::io::BufRead;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,6 +31,14 @@ struct Slot {
     cv: Condvar,
 }
 
+/// Where a job's standard output and error go.
+pub enum Output {
+    /// The front-end's terminal.
+    Inherit,
+    /// Line by line to a callback (`"stdout"` or `"stderr"`, the line).
+    Lines(Arc<dyn Fn(&'static str, String) + Send + Sync>),
+}
+
 /// A running job: a child process leading its own process group.
 pub struct Job {
     pub id: u64,
@@ -40,20 +48,44 @@ pub struct Job {
 }
 
 impl Job {
-    /// Start `cmd` in a new process group; its end is reported as [`Event::ChildExited`].
-    /// Standard output and error are inherited (the terminal); standard input is closed (a
-    /// background process group reading the terminal would be stopped by SIGTTIN).
-    pub fn spawn(id: u64, name: String, mut cmd: Command, tx: Sender<Event>) -> std::io::Result<Job> {
+    /// Start `cmd` in a new process group; its end is reported to `on_exit` (on the waiter
+    /// thread). Standard input is closed (a background process group reading the terminal would
+    /// be stopped by SIGTTIN).
+    pub fn spawn(
+        id: u64,
+        name: String,
+        mut cmd: Command,
+        output: Output,
+        on_exit: impl FnOnce(Exited) + Send + 'static,
+    ) -> std::io::Result<Job> {
         cmd.process_group(0).stdin(Stdio::null());
+        if let Output::Lines(_) = &output {
+            cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
         let mut child = cmd.spawn()?;
         let pid = child.id();
+        if let Output::Lines(f) = output {
+            let streams: [(&'static str, Option<Box<dyn std::io::Read + Send>>); 2] = [
+                ("stdout", child.stdout.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
+                ("stderr", child.stderr.take().map(|s| Box::new(s) as Box<dyn std::io::Read + Send>)),
+            ];
+            for (stream, pipe) in streams {
+                let (Some(pipe), f) = (pipe, f.clone()) else { continue };
+                std::thread::Builder::new().name(format!("job-{id}-{stream}")).spawn(move || {
+                    for line in std::io::BufReader::new(pipe).lines() {
+                        let Ok(line) = line else { break };
+                        f(stream, line);
+                    }
+                })?;
+            }
+        }
         let slot = Arc::new(Slot::default());
         let s = slot.clone();
         std::thread::Builder::new().name(format!("job-{id}")).spawn(move || {
             let status = child.wait().ok();
             *s.status.lock().unwrap() = Some(status);
             s.cv.notify_all();
-            let _ = tx.send(Event::ChildExited(Exited { id, status }));
+            on_exit(Exited { id, status });
         })?;
         Ok(Job { id, name, pid, slot })
     }

@@ -168,7 +168,7 @@ impl Plan {
         // from the package directory.
         for m in &scan.manifests {
             let Some(pkg) = m.parent() else { continue };
-            for d in crate::discover::TARGET_DIRS {
+            for d in splitlink_engine::discover::TARGET_DIRS {
                 let d = pkg.join(d);
                 if !d.is_dir() && !excluded(&d, target_dir) {
                     p.missing.insert(d.clone());

@@ -1,4 +1,5 @@
-//! Which reported paths really changed: content digests against what the last build saw.
+//! Which reported paths really changed: content digests against what the last build saw, and
+//! when to build them (a quiet period with a cap).
 //!
 //! Invariants: a path is pending only when its content (blake3 + length; `None` when missing)
 //! differs from the content the last started build saw, or when that content is unknown. An

@@ -1,0 +1,107 @@
+//! The build actor: the only owner of the [`Engine`] (and so of the salsa database) for the
+//! whole session. It runs one build per request on its own thread, posts the build's events and
+//! reports the outcome with the engine's view after it (what to watch, the binaries, the
+//! explanation).
+//!
+//! Invariants: one build at a time (requests are served in order by one thread); a build is
+//! cancelled through its [`Cancel`] from any thread; a panic in the engine is reported as a
+//! failed build and the engine is reopened, never left half-updated. Nobody else touches the
+//! engine: a front-end's message loop never waits for a build.
+
+use crate::{SessionError, SessionEvent};
+use splitlink_engine::{BuildEvent, BuildOptions, BuildSummary, Cancel, Engine, Selection};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, Sender};
+
+/// The outcome of one build, with the engine's view after it.
+#[derive(Clone, Debug)]
+pub struct BuildDone {
+    /// `Err`: the build could not run (broken manifest, missing toolchain...); the message.
+    pub result: Result<BuildSummary, String>,
+    /// Files whose change can change the build (empty when the engine knows no graph).
+    pub watched: Vec<PathBuf>,
+    /// The selection's binaries: (name, path).
+    pub binaries: Vec<(String, PathBuf)>,
+    /// `splitlink explain` for this build (None before any build that recorded one).
+    pub explanation: Option<String>,
+    /// The engine's build counter.
+    pub generation: u64,
+}
+
+impl BuildDone {
+    /// Succeeded, and not cancelled.
+    pub fn ok(&self) -> bool {
+        matches!(&self.result, Ok(s) if s.success && !s.cancelled)
+    }
+
+    pub fn cancelled(&self) -> bool {
+        matches!(&self.result, Ok(s) if s.cancelled)
+    }
+}
+
+/// The handle of the build actor.
+pub struct Builder {
+    requests: Sender<Cancel>,
+}
+
+impl Builder {
+    /// Open the engine and start its thread; also returns the workspace root and target dir.
+    pub fn spawn(
+        sel: Selection,
+        opts: BuildOptions,
+        cwd: &Path,
+        post: impl Fn(SessionEvent) + Send + 'static,
+    ) -> Result<(Builder, PathBuf, PathBuf), SessionError> {
+        let engine = Engine::open(sel.clone(), opts.clone(), cwd)?;
+        let root = engine.workspace_root().to_path_buf();
+        let target_dir = engine.target_dir().to_path_buf();
+        let (tx, rx) = mpsc::channel::<Cancel>();
+        let cwd = cwd.to_path_buf();
+        std::thread::Builder::new()
+            .name("build".into())
+            .spawn(move || actor(engine, sel, opts, cwd, rx, post))
+            .map_err(SessionError::Thread)?;
+        Ok((Builder { requests: tx }, root, target_dir))
+    }
+
+    /// Start a build; `cancel` stops it. False when the build thread is gone.
+    pub fn build(&self, cancel: Cancel) -> bool {
+        self.requests.send(cancel).is_ok()
+    }
+}
+
+fn actor(mut engine: Engine, sel: Selection, opts: BuildOptions, cwd: PathBuf, rx: Receiver<Cancel>, post: impl Fn(SessionEvent)) {
+    for cancel in rx {
+        let mut sink = |ev: BuildEvent| post(SessionEvent::Build(Box::new(ev)));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.build(&mut sink, Some(&cancel))));
+        let result = match r {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(p) => {
+                let msg =
+                    p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                match Engine::open(sel.clone(), opts.clone(), &cwd) {
+                    Ok(e) => engine = e,
+                    Err(e) => {
+                        post(SessionEvent::BuildDone(Box::new(BuildDone {
+                            result: Err(e.to_string()),
+                            watched: vec![],
+                            binaries: vec![],
+                            explanation: None,
+                            generation: 0,
+                        })));
+                        return;
+                    }
+                }
+                Err(format!("internal error in the build engine (panic: {msg}); the next build starts afresh"))
+            }
+        };
+        post(SessionEvent::BuildDone(Box::new(BuildDone {
+            result,
+            watched: engine.watched_files(),
+            binaries: engine.binaries(),
+            explanation: engine.explanation().map(|e| e.render()),
+            generation: engine.generation(),
+        })));
+    }
+}
