@@ -64,6 +64,27 @@ fn lock(target_dir: &Path) -> Result<std::fs::File, BuildError> {
     Ok(f)
 }
 
+/// What a front-end's own file watcher saw since the last build — salsa's lazy-input idea:
+/// inputs are set from events, and only what nobody watches is stat-swept. A file is taken as
+/// unchanged without a `stat` when its directory has been watched (with no lost event) since
+/// before its content was last hashed and no event named it. An edit whose event is still on
+/// its way when a build starts is built by the next build, which that event starts.
+#[derive(Clone, Debug, Default)]
+pub struct Watched {
+    /// Files reported changed (read again).
+    pub changed: Vec<PathBuf>,
+    /// Directories watched without a lost event, with since when (ns since the epoch).
+    pub dirs: std::collections::HashMap<PathBuf, i128>,
+}
+
+impl Watched {
+    /// Whether `p` is known unchanged since it was hashed at `hashed_at`.
+    pub fn unchanged(&self, p: &Path, hashed_at: Option<i128>) -> bool {
+        let Some(hashed_at) = hashed_at else { return false };
+        !self.changed.iter().any(|c| c == p) && p.parent().and_then(|d| self.dirs.get(d)).is_some_and(|since| *since < hashed_at)
+    }
+}
+
 /// What the captured graph says about this build before anything runs.
 enum Check {
     /// Go through cargo, for this reason.
@@ -78,7 +99,7 @@ fn rel(p: &Path, root: &Path) -> String {
 }
 
 /// Why this selection has to go through cargo, or which build scripts to rerun before replaying.
-fn check(state: &mut State, sel_key: &str, opts: &BuildOptions, target_dir: &Path) -> Check {
+fn check(state: &mut State, sel_key: &str, opts: &BuildOptions, target_dir: &Path, watched: Option<&Watched>) -> Check {
     if opts.force_capture {
         return Check::Capture("requested".into());
     }
@@ -90,7 +111,11 @@ fn check(state: &mut State, sel_key: &str, opts: &BuildOptions, target_dir: &Pat
     };
     let s = s.clone();
     for t in &s.triggers {
-        if state.cache.digest(&t.path).ok().flatten() != t.digest {
+        let now = match watched {
+            Some(w) if w.unchanged(&t.path, state.cache.hashed_at(&t.path)) => state.cache.remembered(&t.path),
+            _ => state.cache.digest(&t.path).ok().flatten(),
+        };
+        if now != t.digest {
             let what = match t.kind {
                 TriggerKind::Graph => "",
                 TriggerKind::ScriptSource => " (a build script's source)",
@@ -248,6 +273,11 @@ impl Engine {
     /// Build now. With `cancel`, rustc and cargo run in their own process groups and
     /// `cancel.cancel()` stops the build (the summary then says `cancelled`).
     pub fn build(&mut self, sink: &mut dyn Sink, cancel: Option<&Cancel>) -> Result<BuildSummary, BuildError> {
+        self.build_with(sink, cancel, None)
+    }
+
+    /// [`Engine::build`], told by a front-end's watcher what changed ([`Watched`]).
+    pub fn build_with(&mut self, sink: &mut dyn Sink, cancel: Option<&Cancel>, watched: Option<&Watched>) -> Result<BuildSummary, BuildError> {
         let t0 = Instant::now();
         let _lock = lock(&self.loc.target_dir)?;
         self.generation += 1;
@@ -262,7 +292,7 @@ impl Engine {
 
         let mut scripts_reran = Vec::new();
         let mut scripts_changed_state = false;
-        let mut cargo_reason = match check(&mut self.state, &sel_key, &self.opts, &loc.target_dir) {
+        let mut cargo_reason = match check(&mut self.state, &sel_key, &self.opts, &loc.target_dir, watched) {
             Check::Capture(r) => Some(r),
             Check::Replay { reruns } if reruns.is_empty() => None,
             Check::Replay { reruns } => match self.rerun_scripts(&reruns, cancel) {
@@ -311,6 +341,7 @@ impl Engine {
         }
 
         let mut summary = if success && not_replayable.is_none() {
+            let fresh_db = self.warm.is_none();
             let warm = match self.warm.take() {
                 Some(w) => w,
                 None => replay::new_warm(state, &sel_key),
@@ -323,7 +354,11 @@ impl Engine {
                 decisions: cargo_decisions,
                 scripts: scripts_reran,
             };
-            let (summary, warm) = replay::replay(&loc.cwd, &sel_key, state, warm, self.opts.jobs, sink, part, t0, cancel);
+            // A database kept from this engine's last build: its file inputs hold what was hashed
+            // then, so what the watcher says is unchanged need not be looked at again.
+            let watched = if fresh_db { None } else { watched };
+            let run = replay::Run { cwd: &loc.cwd, sel_key: &sel_key, jobs: self.opts.jobs, t0, cancel, watched };
+            let (summary, warm) = replay::replay(&run, state, warm, sink, part);
             self.warm = Some(warm);
             summary
         } else {
@@ -377,4 +412,20 @@ pub fn explain(sel: &Selection, cwd: &Path) -> Result<Explanation, BuildError> {
     let state = State::load(&loc.target_dir);
     let key = sel.key(cwd);
     state.explanations.get(&key).cloned().ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Watched;
+    use std::path::Path;
+
+    #[test]
+    fn a_file_is_taken_as_unchanged_only_if_watched_since_before_it_was_hashed_and_not_reported() {
+        let w = Watched { changed: vec!["/ws/src/b.rs".into()], dirs: [("/ws/src".into(), 100)].into_iter().collect() };
+        assert!(w.unchanged(Path::new("/ws/src/a.rs"), Some(150)));
+        assert!(!w.unchanged(Path::new("/ws/src/a.rs"), Some(50)), "hashed before its directory was watched");
+        assert!(!w.unchanged(Path::new("/ws/src/a.rs"), None), "never hashed");
+        assert!(!w.unchanged(Path::new("/ws/src/b.rs"), Some(150)), "reported changed");
+        assert!(!w.unchanged(Path::new("/ws/other/c.rs"), Some(150)), "in a directory nobody watches");
+    }
 }

@@ -226,6 +226,17 @@ impl StatCache {
         digest
     }
 
+    /// When the cached digest of `path` was computed (ns since the epoch), if there is one.
+    pub fn hashed_at(&self, path: &Path) -> Option<i128> {
+        self.entries.get(path).map(|e| e.hashed_at_ns)
+    }
+
+    /// The cached digest of `path`, without looking at the file (the caller knows it has not
+    /// changed since it was hashed: see [`crate::build::Watched`]).
+    pub fn remembered(&self, path: &Path) -> Option<Digest> {
+        self.entries.get(path).map(|e| e.digest)
+    }
+
     /// The derived digest of `path` if the cache holds one valid for its current stat.
     pub fn cached_derived(&self, path: &Path, kind: &str) -> Option<Digest> {
         let e = self.derived.get(kind)?.get(path)?;

@@ -1,4 +1,5 @@
-//! What a build reports, in order, to whoever renders it (terminal, JSON, later LSP). Types only.
+//! What a build reports, in order, to whoever renders it (terminal, JSON, watch, LSP). Types,
+//! and the one place a rustc diagnostic is mapped to source ([`diagnostic`]).
 
 use serde::Serialize;
 use std::path::PathBuf;
@@ -80,11 +81,15 @@ pub enum BuildEvent {
         unit: UnitInfo,
         reason: String,
     },
-    /// A rustc diagnostic (rustc's JSON), for a unit when known.
+    /// A rustc diagnostic, for a unit when known: rustc's JSON as cargo passes it on
+    /// (`message`), and the same mapped once to source-located diagnostics (`mapped`: a failed
+    /// link becomes one diagnostic per linker error, at the source line it concerns; paths are
+    /// shown relative to `root`).
     Diagnostic {
         unit: Option<UnitInfo>,
         message: serde_json::Value,
-        link: Option<crate::LinkFailure>,
+        mapped: Vec<splitlink_diag::model::Diagnostic>,
+        root: PathBuf,
     },
     /// A cargo JSON message to pass through as is in JSON mode (artifacts, build scripts).
     CargoMessage(serde_json::Value),
@@ -104,4 +109,12 @@ impl<F: FnMut(BuildEvent)> Sink for F {
     fn event(&mut self, ev: BuildEvent) {
         self(ev)
     }
+}
+
+/// The event for a rustc diagnostic: mapped to source here, once, for every sink. `link`: where
+/// to look for the source of a failed link; `cwd`: rustc's working directory (its paths are
+/// relative to it); `root`: the workspace root.
+pub fn diagnostic(unit: Option<UnitInfo>, message: serde_json::Value, link: Option<&crate::LinkFailure>, cwd: &std::path::Path, root: &std::path::Path) -> BuildEvent {
+    let mapped = splitlink_diag::from_rustc_message(&message, link, cwd);
+    BuildEvent::Diagnostic { unit, message, mapped, root: root.to_path_buf() }
 }

@@ -31,7 +31,7 @@ pub mod unit;
 pub mod workspace;
 pub mod wrapper;
 
-pub use build::{build, explain, BuildError, BuildOptions, Engine};
+pub use build::{build, explain, BuildError, BuildOptions, Engine, Watched};
 pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
 pub use exec::Cancel;
 pub use unit::UnitKey;

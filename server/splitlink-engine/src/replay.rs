@@ -159,9 +159,12 @@ pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
 /// Bring a warm database up to date with the disk: file digests and linked files' digests
 /// (re-read only when their stat changed), binaries present, objects present, environment.
 /// Inputs are set only when their value changed, so unchanged parts keep their memoized results.
-fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache) {
+fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache, watched: Option<&crate::build::Watched>) {
     let files: Vec<(PathBuf, File)> = w.files.iter().map(|(p, f)| (p.clone(), *f)).collect();
     for (p, f) in files {
+        if watched.is_some_and(|wd| wd.unchanged(&p, cache.hashed_at(&p))) {
+            continue;
+        }
         let d = cache.digest(&p).ok().flatten();
         if f.digest(&w.db) != d {
             f.set_digest(&mut w.db).to(d);
@@ -268,7 +271,8 @@ impl Loop<'_> {
                     if !is_link {
                         kept.push(v.clone());
                     }
-                    sink.event(BuildEvent::Diagnostic { unit: Some(info.clone()), message: v, link: lf });
+                    let cwd = &self.spec(key).invocation.cwd;
+                    sink.event(crate::events::diagnostic(Some(info.clone()), v, lf.as_ref(), cwd, &self.root));
                 }
                 Ok(_) => {}
                 Err(_) if line.trim().is_empty() => {}
@@ -402,24 +406,26 @@ pub struct CargoPart {
     pub scripts: Vec<(UnitKey, String)>,
 }
 
+/// How this replay runs.
+pub struct Run<'a> {
+    /// Where `splitlink` was started (cargo config is found from there).
+    pub cwd: &'a Path,
+    pub sel_key: &'a str,
+    pub jobs: usize,
+    pub t0: Instant,
+    pub cancel: Option<&'a Cancel>,
+    /// What a watcher says is unchanged (None: look at every file).
+    pub watched: Option<&'a crate::build::Watched>,
+}
+
 /// Replay the selection's graph: compile and link what is stale.
-#[allow(clippy::too_many_arguments)]
-pub fn replay(
-    cwd: &Path,
-    sel_key: &str,
-    state: &mut State,
-    mut warm: Warm,
-    jobs: usize,
-    sink: &mut dyn Sink,
-    cargo: CargoPart,
-    t0: Instant,
-    cancel: Option<&Cancel>,
-) -> (BuildSummary, Warm) {
+pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn Sink, cargo: CargoPart) -> (BuildSummary, Warm) {
+    let Run { cwd, sel_key, jobs, t0, cancel, watched } = *run;
     let sel_state = state.selections[sel_key].clone();
     let keys: Vec<UnitKey> = warm.keys.clone();
     let mut cache = std::mem::take(&mut state.cache);
     crate::timing("db ready", t0);
-    refresh(&mut warm, state, &mut cache);
+    refresh(&mut warm, state, &mut cache, watched);
     crate::timing("inputs refreshed", t0);
     let cargo_links =
         cargo.decisions.iter().map(|(k, d)| (k.clone(), d.clone(), format!("{} (decided under cargo)", describe_link(d, state)))).collect();
@@ -536,7 +542,7 @@ pub fn replay(
             }
             let st = &lp.state.units[k];
             for m in &st.built.messages {
-                sink.event(BuildEvent::Diagnostic { unit: Some(unit_info(&st.spec)), message: m.clone(), link: None });
+                sink.event(crate::events::diagnostic(Some(unit_info(&st.spec)), m.clone(), None, &st.spec.invocation.cwd, &sel_state.workspace_root));
             }
         }
         // cargo's JSON messages for a replayed build: dependencies fresh, workspace units as built.

@@ -389,11 +389,9 @@ impl MainLoop {
             BuildEvent::Compiling(u) => self.report(i, format!("compiling {}", u.target)),
             BuildEvent::Linking(u) => self.report(i, format!("linking {}", u.target)),
             BuildEvent::LinkSkipped(u) => self.report(i, format!("link skipped: objects unchanged ({})", u.target)),
-            BuildEvent::Diagnostic { message, link, .. } => {
-                let root = self.workspaces[i].root.clone();
-                let models = splitlink_diag::from_rustc_message(&message, link.as_ref(), &root);
+            BuildEvent::Diagnostic { mapped, root, .. } => {
                 let mut out = Vec::new();
-                for d in models {
+                for d in mapped {
                     if d.is_summary() {
                         continue;
                     }

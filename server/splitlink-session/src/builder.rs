@@ -9,7 +9,7 @@
 //! engine: a front-end's message loop never waits for a build.
 
 use crate::{SessionError, SessionEvent};
-use splitlink_engine::{BuildEvent, BuildOptions, BuildSummary, Cancel, Engine, Selection};
+use splitlink_engine::{BuildEvent, BuildOptions, BuildSummary, Cancel, Engine, Selection, Watched};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
 
@@ -41,7 +41,7 @@ impl BuildDone {
 
 /// The handle of the build actor.
 pub struct Builder {
-    requests: Sender<Cancel>,
+    requests: Sender<(Cancel, Option<Watched>)>,
 }
 
 impl Builder {
@@ -55,7 +55,7 @@ impl Builder {
         let engine = Engine::open(sel.clone(), opts.clone(), cwd)?;
         let root = engine.workspace_root().to_path_buf();
         let target_dir = engine.target_dir().to_path_buf();
-        let (tx, rx) = mpsc::channel::<Cancel>();
+        let (tx, rx) = mpsc::channel::<(Cancel, Option<Watched>)>();
         let cwd = cwd.to_path_buf();
         std::thread::Builder::new()
             .name("build".into())
@@ -64,16 +64,17 @@ impl Builder {
         Ok((Builder { requests: tx }, root, target_dir))
     }
 
-    /// Start a build; `cancel` stops it. False when the build thread is gone.
-    pub fn build(&self, cancel: Cancel) -> bool {
-        self.requests.send(cancel).is_ok()
+    /// Start a build; `cancel` stops it; `watched`: what the session's watcher saw since the
+    /// last build (None: the engine looks at every file). False when the build thread is gone.
+    pub fn build(&self, cancel: Cancel, watched: Option<Watched>) -> bool {
+        self.requests.send((cancel, watched)).is_ok()
     }
 }
 
-fn actor(mut engine: Engine, sel: Selection, opts: BuildOptions, cwd: PathBuf, rx: Receiver<Cancel>, post: impl Fn(SessionEvent)) {
-    for cancel in rx {
+fn actor(mut engine: Engine, sel: Selection, opts: BuildOptions, cwd: PathBuf, rx: Receiver<(Cancel, Option<Watched>)>, post: impl Fn(SessionEvent)) {
+    for (cancel, watched) in rx {
         let mut sink = |ev: BuildEvent| post(SessionEvent::Build(Box::new(ev)));
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.build(&mut sink, Some(&cancel))));
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.build_with(&mut sink, Some(&cancel), watched.as_ref())));
         let result = match r {
             Ok(Ok(s)) => Ok(s),
             Ok(Err(e)) => Err(e.to_string()),

@@ -33,7 +33,7 @@ pub use builder::{BuildDone, Builder};
 pub use job::{Exited, Job, Output};
 
 use splitlink_engine::digest::Stamp;
-use splitlink_engine::{BuildError, BuildEvent, BuildOptions, Cancel, Selection};
+use splitlink_engine::{BuildError, BuildEvent, BuildOptions, Cancel, Selection, Watched};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use vfs::Changes;
@@ -190,7 +190,13 @@ impl Session {
         }
         self.requested = false;
         let cancel = Cancel::new();
-        if !self.builder.build(cancel.clone()) {
+        // With its own watcher, the session tells the engine what changed (the engine then
+        // looks again only at those files and at what nobody watches).
+        let watched = self.watcher.as_ref().map(|w| Watched {
+            changed: paths.clone(),
+            dirs: w.watched_since().iter().map(|(d, t)| (d.clone(), *t)).collect(),
+        });
+        if !self.builder.build(cancel.clone(), watched) {
             self.warnings.push("internal error: the build thread ended".into());
             return None;
         }
@@ -204,6 +210,11 @@ impl Session {
             self.warnings.push(format!("file watcher: {e}"));
         }
         let mut dirs_changed = false;
+        if batch.rescan || !batch.errors.is_empty() {
+            if let Some(w) = self.watcher.as_mut() {
+                w.lost_events();
+            }
+        }
         if batch.rescan {
             // Events were lost: check every file against its last known content.
             dirs_changed = true;

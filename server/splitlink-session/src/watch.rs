@@ -11,7 +11,7 @@
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
 use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -30,7 +30,8 @@ pub struct FsBatch {
 
 pub struct Watcher {
     debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
-    registered: BTreeSet<PathBuf>,
+    /// Registered directories, with since when (ns since the epoch) no event was lost there.
+    registered: BTreeMap<PathBuf, i128>,
 }
 
 impl Watcher {
@@ -59,21 +60,22 @@ impl Watcher {
                 on_batch(batch);
             }
         })?;
-        Ok(Watcher { debouncer, registered: BTreeSet::new() })
+        Ok(Watcher { debouncer, registered: BTreeMap::new() })
     }
 
     /// Watch exactly `want` (each directory non-recursively). Returns what could not be watched.
     pub fn set(&mut self, want: &BTreeSet<PathBuf>) -> Vec<String> {
         let mut problems = Vec::new();
-        let gone: Vec<PathBuf> = self.registered.difference(want).cloned().collect();
+        let gone: Vec<PathBuf> = self.registered.keys().filter(|d| !want.contains(*d)).cloned().collect();
         for d in gone {
             let _ = self.debouncer.unwatch(&d);
             self.registered.remove(&d);
         }
-        for d in want.difference(&self.registered.clone()) {
+        let new: Vec<PathBuf> = want.iter().filter(|d| !self.registered.contains_key(*d)).cloned().collect();
+        for d in &new {
             match self.debouncer.watch(d, RecursiveMode::NonRecursive) {
                 Ok(()) => {
-                    self.registered.insert(d.clone());
+                    self.registered.insert(d.clone(), splitlink_engine::digest::now_ns());
                 }
                 Err(e) => problems.push(format!("cannot watch {}: {e}", d.display())),
             }
@@ -83,7 +85,7 @@ impl Watcher {
 
     /// A registered directory was deleted: the kernel dropped its watch.
     pub fn forget(&mut self, dir: &Path) -> bool {
-        if self.registered.remove(dir) {
+        if self.registered.remove(dir).is_some() {
             let _ = self.debouncer.unwatch(dir);
             return true;
         }
@@ -91,7 +93,21 @@ impl Watcher {
     }
 
     pub fn is_registered(&self, dir: &Path) -> bool {
-        self.registered.contains(dir)
+        self.registered.contains_key(dir)
+    }
+
+    /// The registered directories, with since when no event was lost there.
+    pub fn watched_since(&self) -> &BTreeMap<PathBuf, i128> {
+        &self.registered
+    }
+
+    /// Events may have been lost (the kernel's queue overflowed, the watcher erred): nothing
+    /// watched so far is known unchanged.
+    pub fn lost_events(&mut self) {
+        let now = splitlink_engine::digest::now_ns();
+        for t in self.registered.values_mut() {
+            *t = now;
+        }
     }
 
     pub fn count(&self) -> usize {

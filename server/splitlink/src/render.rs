@@ -61,18 +61,6 @@ impl Renderer {
         }
     }
 
-    /// A failed link (rustc reports it with no span) as source-located diagnostics.
-    fn link_diagnostics(
-        &self,
-        message: &serde_json::Value,
-        l: &splitlink_engine::LinkFailure,
-    ) -> (Vec<splitlink_diag::model::Diagnostic>, std::path::PathBuf) {
-        if !splitlink_diag::linker::is_link_error(message) {
-            return (vec![], l.workspace_root.clone());
-        }
-        (splitlink_diag::from_rustc_message(message, Some(l), &l.cwd), l.workspace_root.clone())
-    }
-
     fn diagnostic(&self, unit: Option<&UnitInfo>, message: &serde_json::Value) {
         if self.json {
             let mut env = serde_json::json!({"reason": "compiler-message", "message": message});
@@ -131,18 +119,18 @@ impl Sink for Renderer {
             BuildEvent::Fallback { unit, reason } => {
                 eline!("warning: splitlink: {reason}; building `{}` without the split compile/link", unit.target)
             }
-            BuildEvent::Diagnostic { unit, message, link } => match link.as_ref().map(|l| self.link_diagnostics(&message, l)) {
-                Some((mapped, root)) if !mapped.is_empty() => {
-                    for d in &mapped {
-                        if self.json {
-                            self.diagnostic(unit.as_ref(), &splitlink_diag::render::to_rustc_json(d, &root));
-                        } else {
-                            eprint!("{}", self.text(&splitlink_diag::render::human(d, self.verbose, &root)));
-                        }
+            // A failed link is shown as its source-located diagnostics (one per linker error);
+            // everything else as rustc rendered it.
+            BuildEvent::Diagnostic { unit, message, mapped, root } if splitlink_diag::linker::is_link_error(&message) && !mapped.is_empty() => {
+                for d in &mapped {
+                    if self.json {
+                        self.diagnostic(unit.as_ref(), &splitlink_diag::render::to_rustc_json(d, &root));
+                    } else {
+                        eprint!("{}", self.text(&splitlink_diag::render::human(d, self.verbose, &root)));
                     }
                 }
-                _ => self.diagnostic(unit.as_ref(), &message),
-            },
+            }
+            BuildEvent::Diagnostic { unit, message, .. } => self.diagnostic(unit.as_ref(), &message),
             BuildEvent::CargoMessage(v) => {
                 if self.json {
                     self.stdout_json(&v)

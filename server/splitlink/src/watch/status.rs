@@ -178,7 +178,7 @@ impl Screen {
                     self.r.finished_json(&s);
                 }
             }
-            BuildEvent::Diagnostic { unit, message, link } => {
+            BuildEvent::Diagnostic { unit, message, mapped, root } => {
                 match message.get("level").and_then(|l| l.as_str()) {
                     Some("error") if !message["message"].as_str().is_some_and(|m| m.starts_with("aborting due to")) => {
                         self.build.errors += 1
@@ -193,7 +193,7 @@ impl Screen {
                     _ => {}
                 }
                 self.clear_progress();
-                self.r.event(BuildEvent::Diagnostic { unit, message, link });
+                self.r.event(BuildEvent::Diagnostic { unit, message, mapped, root });
                 self.draw_progress();
             }
             other => {
