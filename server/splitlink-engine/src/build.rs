@@ -7,13 +7,13 @@
 //! written only here.
 
 use crate::capture::{self, CaptureError};
+use crate::decide::{self, Watched};
 use crate::digest::Stamp;
-use crate::discover;
 use crate::events::{BuildEvent, BuildSummary, Sink};
 use crate::exec::Cancel;
 use crate::replay::{self, CargoPart, Warm};
 use crate::script::{self, Rerun};
-use crate::state::{Explanation, State, TriggerKind, UnitKind};
+use crate::state::{Explanation, State, UnitKind};
 use crate::timing;
 use crate::workspace::{self, Located, Selection};
 use std::path::{Path, PathBuf};
@@ -62,104 +62,6 @@ fn lock(target_dir: &Path) -> Result<std::fs::File, BuildError> {
     let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(err)?;
     f.lock().map_err(err)?;
     Ok(f)
-}
-
-/// What a front-end's own file watcher saw since the last build — salsa's lazy-input idea:
-/// inputs are set from events, and only what nobody watches is stat-swept. A file is taken as
-/// unchanged without a `stat` when its directory has been watched (with no lost event) since
-/// before its content was last hashed and no event named it. An edit whose event is still on
-/// its way when a build starts is built by the next build, which that event starts.
-#[derive(Clone, Debug, Default)]
-pub struct Watched {
-    /// Files reported changed (read again).
-    pub changed: Vec<PathBuf>,
-    /// Directories watched without a lost event, with since when (ns since the epoch).
-    pub dirs: std::collections::HashMap<PathBuf, i128>,
-}
-
-impl Watched {
-    /// Whether `p` is known unchanged since it was hashed at `hashed_at`.
-    pub fn unchanged(&self, p: &Path, hashed_at: Option<i128>) -> bool {
-        let Some(hashed_at) = hashed_at else { return false };
-        !self.changed.iter().any(|c| c == p) && p.parent().and_then(|d| self.dirs.get(d)).is_some_and(|since| *since < hashed_at)
-    }
-}
-
-/// What the captured graph says about this build before anything runs.
-enum Check {
-    /// Go through cargo, for this reason.
-    Capture(String),
-    /// Replay; first rerun these build scripts (index in the selection's scripts, with the
-    /// digest their inputs have now).
-    Replay { reruns: Vec<(usize, crate::digest::Digest)> },
-}
-
-fn rel(p: &Path, root: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).display().to_string()
-}
-
-/// Why this selection has to go through cargo, or which build scripts to rerun before replaying.
-fn check(state: &mut State, sel_key: &str, opts: &BuildOptions, target_dir: &Path, watched: Option<&Watched>) -> Check {
-    if opts.force_capture {
-        return Check::Capture("requested".into());
-    }
-    if let Some(k) = state.duplicates.first() {
-        return Check::Capture(format!("splitlink's state held two records for {k}"));
-    }
-    let Some(s) = state.selections.get(sel_key) else {
-        return Check::Capture("first build with these flags".into());
-    };
-    let s = s.clone();
-    for t in &s.triggers {
-        let now = match watched {
-            Some(w) if w.unchanged(&t.path, state.cache.hashed_at(&t.path)) => state.cache.remembered(&t.path),
-            _ => state.cache.digest(&t.path).ok().flatten(),
-        };
-        if now != t.digest {
-            let what = match t.kind {
-                TriggerKind::Graph => "",
-                TriggerKind::ScriptSource => " (a build script's source)",
-                TriggerKind::OutsideSource => " (a path dependency outside the workspace)",
-            };
-            return Check::Capture(format!("{} changed{what}", rel(&t.path, &s.workspace_root)));
-        }
-    }
-    for l in &s.targets {
-        let now = discover::target_files(&l.package_dir);
-        if now != l.files {
-            let added =
-                now.iter().find(|f| !l.files.contains(f)).map(|f| format!("{} added", rel(&l.package_dir.join(f), &s.workspace_root)));
-            let removed =
-                l.files.iter().find(|f| !now.contains(f)).map(|f| format!("{} removed", rel(&l.package_dir.join(f), &s.workspace_root)));
-            return Check::Capture(format!("the targets cargo infers changed: {}", added.or(removed).unwrap_or_default()));
-        }
-    }
-    let names: Vec<String> = s.env.iter().map(|(k, _)| k.clone()).collect();
-    let now = workspace::relevant_env(&names);
-    if now != s.env {
-        let changed =
-            now.iter().chain(s.env.iter()).find(|kv| !now.contains(kv) || !s.env.contains(kv)).map(|(k, _)| k.clone()).unwrap_or_default();
-        return Check::Capture(format!("environment variable {changed} changed"));
-    }
-    for k in &s.units {
-        let Some(u) = state.units.get(k) else { return Check::Capture("splitlink's state is incomplete".into()) };
-        for (p, stamp) in &u.built.outputs {
-            if u.spec.kind == UnitKind::Linkable && u.spec.invocation.linked_output().as_ref() == Some(p) {
-                continue; // a missing or replaced binary is relinked, not a reason to ask cargo
-            }
-            if !Stamp::of(p).is_some_and(|s| s.same_output(stamp)) {
-                return Check::Capture(format!("{} was changed outside splitlink", p.display()));
-            }
-        }
-    }
-    let mut reruns = Vec::new();
-    for (i, run) in s.scripts.iter().enumerate() {
-        let now = run.inputs.digest(target_dir, &mut state.cache);
-        if run.inputs_digest != Some(now) {
-            reruns.push((i, now));
-        }
-    }
-    Check::Replay { reruns }
 }
 
 /// Build the selection once: replay if possible, through cargo otherwise.
@@ -277,7 +179,12 @@ impl Engine {
     }
 
     /// [`Engine::build`], told by a front-end's watcher what changed ([`Watched`]).
-    pub fn build_with(&mut self, sink: &mut dyn Sink, cancel: Option<&Cancel>, watched: Option<&Watched>) -> Result<BuildSummary, BuildError> {
+    pub fn build_with(
+        &mut self,
+        sink: &mut dyn Sink,
+        cancel: Option<&Cancel>,
+        watched: Option<&Watched>,
+    ) -> Result<BuildSummary, BuildError> {
         let t0 = Instant::now();
         let _lock = lock(&self.loc.target_dir)?;
         self.generation += 1;
@@ -292,10 +199,18 @@ impl Engine {
 
         let mut scripts_reran = Vec::new();
         let mut scripts_changed_state = false;
-        let mut cargo_reason = match check(&mut self.state, &sel_key, &self.opts, &loc.target_dir, watched) {
-            Check::Capture(r) => Some(r),
-            Check::Replay { reruns } if reruns.is_empty() => None,
-            Check::Replay { reruns } => match self.rerun_scripts(&reruns, cancel) {
+        let mut cache = std::mem::take(&mut self.state.cache);
+        let decision = decide::check(
+            &self.state,
+            &sel_key,
+            self.opts.force_capture,
+            &mut decide::Disk { cache: &mut cache, watched, target_dir: &loc.target_dir },
+        );
+        self.state.cache = cache;
+        let mut cargo_reason = match decision {
+            decide::Check::Capture(r) => Some(r),
+            decide::Check::Replay { reruns } if reruns.is_empty() => None,
+            decide::Check::Replay { reruns } => match self.rerun_scripts(&reruns, cancel) {
                 Ok(done) => {
                     scripts_reran = done;
                     scripts_changed_state = true;
@@ -412,20 +327,4 @@ pub fn explain(sel: &Selection, cwd: &Path) -> Result<Explanation, BuildError> {
     let state = State::load(&loc.target_dir);
     let key = sel.key(cwd);
     state.explanations.get(&key).cloned().ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Watched;
-    use std::path::Path;
-
-    #[test]
-    fn a_file_is_taken_as_unchanged_only_if_watched_since_before_it_was_hashed_and_not_reported() {
-        let w = Watched { changed: vec!["/ws/src/b.rs".into()], dirs: [("/ws/src".into(), 100)].into_iter().collect() };
-        assert!(w.unchanged(Path::new("/ws/src/a.rs"), Some(150)));
-        assert!(!w.unchanged(Path::new("/ws/src/a.rs"), Some(50)), "hashed before its directory was watched");
-        assert!(!w.unchanged(Path::new("/ws/src/a.rs"), None), "never hashed");
-        assert!(!w.unchanged(Path::new("/ws/src/b.rs"), Some(150)), "reported changed");
-        assert!(!w.unchanged(Path::new("/ws/other/c.rs"), Some(150)), "in a directory nobody watches");
-    }
 }

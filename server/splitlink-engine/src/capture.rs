@@ -339,7 +339,13 @@ fn capture_inner(
                         workspace_root: root,
                     }
                 });
-                sink.event(crate::events::diagnostic(Some(crate::UnitInfo::from_cargo_message(&v)), msg, link.as_ref(), &meta.root, &meta.root))
+                sink.event(crate::events::diagnostic(
+                    Some(crate::UnitInfo::from_cargo_message(&v)),
+                    msg,
+                    link.as_ref(),
+                    &meta.root,
+                    &meta.root,
+                ))
             }
             Some("compiler-artifact") => {
                 artifacts.push(v.clone());

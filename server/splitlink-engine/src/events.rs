@@ -114,7 +114,13 @@ impl<F: FnMut(BuildEvent)> Sink for F {
 /// The event for a rustc diagnostic: mapped to source here, once, for every sink. `link`: where
 /// to look for the source of a failed link; `cwd`: rustc's working directory (its paths are
 /// relative to it); `root`: the workspace root.
-pub fn diagnostic(unit: Option<UnitInfo>, message: serde_json::Value, link: Option<&crate::LinkFailure>, cwd: &std::path::Path, root: &std::path::Path) -> BuildEvent {
+pub fn diagnostic(
+    unit: Option<UnitInfo>,
+    message: serde_json::Value,
+    link: Option<&crate::LinkFailure>,
+    cwd: &std::path::Path,
+    root: &std::path::Path,
+) -> BuildEvent {
     let mapped = splitlink_diag::from_rustc_message(&message, link, cwd);
     BuildEvent::Diagnostic { unit, message, mapped, root: root.to_path_buf() }
 }

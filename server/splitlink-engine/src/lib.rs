@@ -10,12 +10,14 @@
 //!   `-Zlink-only`), shared by the capture (under cargo) and the replay.
 //! - [`capture`]: the only code that runs cargo; [`script`] reruns workspace build scripts.
 //! - [`replay`]: the replay loop, sole writer of the database's inputs.
-//! - [`build`]: [`Engine`]: the capture decision, the lock, the state on disk.
+//! - [`decide`]: the capture decision (replay, rerun build scripts, or cargo), over a `System`.
+//! - [`build`]: [`Engine`]: the lock, build-script reruns, the state on disk.
 //! - [`events`]: what a build reports; rendering is the caller's job.
 
 pub mod build;
 pub mod capture;
 pub mod db;
+pub mod decide;
 pub mod depinfo;
 pub mod digest;
 pub mod discover;
@@ -31,7 +33,8 @@ pub mod unit;
 pub mod workspace;
 pub mod wrapper;
 
-pub use build::{build, explain, BuildError, BuildOptions, Engine, Watched};
+pub use build::{build, explain, BuildError, BuildOptions, Engine};
+pub use decide::Watched;
 pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
 pub use exec::Cancel;
 pub use unit::UnitKey;

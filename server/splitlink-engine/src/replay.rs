@@ -159,7 +159,7 @@ pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
 /// Bring a warm database up to date with the disk: file digests and linked files' digests
 /// (re-read only when their stat changed), binaries present, objects present, environment.
 /// Inputs are set only when their value changed, so unchanged parts keep their memoized results.
-fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache, watched: Option<&crate::build::Watched>) {
+fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache, watched: Option<&crate::decide::Watched>) {
     let files: Vec<(PathBuf, File)> = w.files.iter().map(|(p, f)| (p.clone(), *f)).collect();
     for (p, f) in files {
         if watched.is_some_and(|wd| wd.unchanged(&p, cache.hashed_at(&p))) {
@@ -415,7 +415,7 @@ pub struct Run<'a> {
     pub t0: Instant,
     pub cancel: Option<&'a Cancel>,
     /// What a watcher says is unchanged (None: look at every file).
-    pub watched: Option<&'a crate::build::Watched>,
+    pub watched: Option<&'a crate::decide::Watched>,
 }
 
 /// Replay the selection's graph: compile and link what is stale.
@@ -542,7 +542,13 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             }
             let st = &lp.state.units[k];
             for m in &st.built.messages {
-                sink.event(crate::events::diagnostic(Some(unit_info(&st.spec)), m.clone(), None, &st.spec.invocation.cwd, &sel_state.workspace_root));
+                sink.event(crate::events::diagnostic(
+                    Some(unit_info(&st.spec)),
+                    m.clone(),
+                    None,
+                    &st.spec.invocation.cwd,
+                    &sel_state.workspace_root,
+                ));
             }
         }
         // cargo's JSON messages for a replayed build: dependencies fresh, workspace units as built.

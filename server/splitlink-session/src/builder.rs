@@ -71,7 +71,14 @@ impl Builder {
     }
 }
 
-fn actor(mut engine: Engine, sel: Selection, opts: BuildOptions, cwd: PathBuf, rx: Receiver<(Cancel, Option<Watched>)>, post: impl Fn(SessionEvent)) {
+fn actor(
+    mut engine: Engine,
+    sel: Selection,
+    opts: BuildOptions,
+    cwd: PathBuf,
+    rx: Receiver<(Cancel, Option<Watched>)>,
+    post: impl Fn(SessionEvent),
+) {
     for (cancel, watched) in rx {
         let mut sink = |ev: BuildEvent| post(SessionEvent::Build(Box::new(ev)));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| engine.build_with(&mut sink, Some(&cancel), watched.as_ref())));

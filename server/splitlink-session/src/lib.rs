@@ -192,10 +192,10 @@ impl Session {
         let cancel = Cancel::new();
         // With its own watcher, the session tells the engine what changed (the engine then
         // looks again only at those files and at what nobody watches).
-        let watched = self.watcher.as_ref().map(|w| Watched {
-            changed: paths.clone(),
-            dirs: w.watched_since().iter().map(|(d, t)| (d.clone(), *t)).collect(),
-        });
+        let watched = self
+            .watcher
+            .as_ref()
+            .map(|w| Watched { changed: paths.clone(), dirs: w.watched_since().iter().map(|(d, t)| (d.clone(), *t)).collect() });
         if !self.builder.build(cancel.clone(), watched) {
             self.warnings.push("internal error: the build thread ended".into());
             return None;

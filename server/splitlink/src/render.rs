@@ -121,7 +121,9 @@ impl Sink for Renderer {
             }
             // A failed link is shown as its source-located diagnostics (one per linker error);
             // everything else as rustc rendered it.
-            BuildEvent::Diagnostic { unit, message, mapped, root } if splitlink_diag::linker::is_link_error(&message) && !mapped.is_empty() => {
+            BuildEvent::Diagnostic { unit, message, mapped, root }
+                if splitlink_diag::linker::is_link_error(&message) && !mapped.is_empty() =>
+            {
                 for d in &mapped {
                     if self.json {
                         self.diagnostic(unit.as_ref(), &splitlink_diag::render::to_rustc_json(d, &root));
