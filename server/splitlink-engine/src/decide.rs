@@ -289,8 +289,18 @@ mod tests {
             f(&mut m);
             capture_reason(check(&state, "sel", false, &mut m)).unwrap_or_else(|| "replay".into())
         };
-        assert_eq!(reason(&|m| drop(m.files.insert("/ws/Cargo.toml".into(), "[package]\nname".into()))), "Cargo.toml changed");
-        assert_eq!(reason(&|m| drop(m.files.remove(Path::new("/ws/Cargo.toml")))), "Cargo.toml changed");
+        assert_eq!(
+            reason(&|m| {
+                m.files.insert("/ws/Cargo.toml".into(), "[package]\nname".into());
+            }),
+            "Cargo.toml changed"
+        );
+        assert_eq!(
+            reason(&|m| {
+                m.files.remove(Path::new("/ws/Cargo.toml"));
+            }),
+            "Cargo.toml changed"
+        );
         assert_eq!(
             reason(&|m| m.targets.get_mut(Path::new("/ws")).unwrap().push("src/bin/new.rs".into())),
             "the targets cargo infers changed: src/bin/new.rs added"
@@ -301,7 +311,9 @@ mod tests {
         );
         assert_eq!(reason(&|m| m.env = vec![("RUSTFLAGS".into(), Some("-Copt-level=1".into()))]), "environment variable RUSTFLAGS changed");
         assert_eq!(
-            reason(&|m| drop(m.stamps.insert("/ws/target/debug/deps/libapp.rlib".into(), stamp(2)))),
+            reason(&|m| {
+                m.stamps.insert("/ws/target/debug/deps/libapp.rlib".into(), stamp(2));
+            }),
             "/ws/target/debug/deps/libapp.rlib was changed outside splitlink"
         );
         let mut dup = state.clone();
