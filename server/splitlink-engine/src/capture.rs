@@ -12,9 +12,9 @@ use crate::depinfo;
 use crate::digest::{now_ns, Digest, Stamp, StatCache};
 use crate::discover::{self, PackageRules};
 use crate::events::{BuildEvent, Sink};
-use crate::exec::measure_outputs;
 use crate::fingerprint::LinkDecision;
 use crate::invocation::Invocation;
+use crate::measure::measure_outputs;
 use crate::script::{self, Line, ScriptInputs, ScriptRun, Shown, VerboseReader};
 use crate::state::{SelectionState, State, TargetListing, Trigger, TriggerKind, UnitBuilt, UnitKind, UnitSpec, UnitState};
 use crate::unit::{Mode, UnitKey};
@@ -331,7 +331,10 @@ fn capture_inner(
                 let link = is_link.then(|| {
                     let root = meta.root.clone();
                     crate::LinkFailure {
-                        sources: walk_files(&root).into_iter().filter(|p| p.extension().is_some_and(|e| e == "rs")).collect(),
+                        sources: discover::walk_files(&root, |n| n == "target" || n == ".git")
+                            .into_iter()
+                            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                            .collect(),
                         manifest_dirs: meta.member_manifests.iter().filter_map(|m| m.parent().map(Path::to_path_buf)).collect(),
                         config_files: workspace::config_candidates(&loc.cwd).into_iter().filter(|p| p.exists()).collect(),
                         root_source: v["target"]["src_path"].as_str().unwrap_or("").into(),
@@ -709,27 +712,6 @@ fn nonmember_sources(a: &Value) -> Vec<PathBuf> {
     let stem = stem.strip_prefix("lib").unwrap_or(&stem);
     let d = f.with_file_name(format!("{stem}.d"));
     std::fs::read_to_string(&d).map(|t| depinfo::parse(&t, Path::new("/")).files).unwrap_or_default()
-}
-
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            let name = e.file_name();
-            if name == "target" || name == ".git" {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 /// Files cargo copied (hard-linked) out of the deps dir, matched by inode.

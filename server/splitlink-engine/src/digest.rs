@@ -232,7 +232,7 @@ impl StatCache {
     }
 
     /// The cached digest of `path`, without looking at the file (the caller knows it has not
-    /// changed since it was hashed: see [`crate::build::Watched`]).
+    /// changed since it was hashed: see [`crate::decide::Watched`]).
     pub fn remembered(&self, path: &Path) -> Option<Digest> {
         self.entries.get(path).map(|e| e.digest)
     }

@@ -66,6 +66,27 @@ impl PackageRules {
     }
 }
 
+/// Every file under `dir`, recursively, sorted, without entering directories `skip` names
+/// (symlinks are not followed).
+pub fn walk_files(dir: &Path, skip: impl Fn(&std::ffi::OsStr) -> bool) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if !skip(&e.file_name()) {
+                    stack.push(e.path());
+                }
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 fn in_git_repo(dir: &Path) -> bool {
     dir.ancestors().any(|a| a.join(".git").exists())
 }

@@ -226,27 +226,3 @@ pub fn keep_binary(inv: &Invocation) {
     let _ = std::fs::remove_file(&keep);
     let _ = std::fs::hard_link(&out, &keep);
 }
-
-/// What the executor measured of a unit's outputs after a successful compile.
-#[derive(Debug, Default)]
-pub struct Measured {
-    pub sources: Vec<PathBuf>,
-    pub env: Vec<(String, Option<String>)>,
-    pub interface: Option<crate::digest::Digest>,
-    pub stamps: Vec<(PathBuf, crate::digest::Stamp)>,
-}
-
-/// Read a unit's dep-info and fingerprint its outputs (I/O: executor side only).
-pub fn measure_outputs(spec: &crate::state::UnitSpec, cache: &mut crate::digest::StatCache) -> Measured {
-    let inv = &spec.invocation;
-    let dep =
-        inv.dep_info_path().and_then(|p| std::fs::read_to_string(p).ok()).map(|t| crate::depinfo::parse(&t, &inv.cwd)).unwrap_or_default();
-    let interface = match spec.kind {
-        crate::state::UnitKind::Lib | crate::state::UnitKind::ProcMacro => {
-            inv.interface_output().and_then(|p| cache.digest(&p).ok().flatten())
-        }
-        _ => None,
-    };
-    let stamps = inv.outputs().into_iter().filter_map(|p| crate::digest::Stamp::of(&p).map(|s| (p, s))).collect();
-    Measured { sources: dep.files, env: dep.env, interface, stamps }
-}

@@ -92,6 +92,13 @@ pub fn decide(last: Option<&LinkInputs>, now: Option<&LinkInputs>, binary_ok: bo
     })
 }
 
+/// Whether `file` is the binary splitlink linked at `bin` (same size, mtime and inode as recorded
+/// in `outputs` when it linked it): `file` is `bin` itself, or the hard link kept of it.
+pub fn is_our_binary(file: &Path, bin: &Path, outputs: &[(PathBuf, crate::digest::Stamp)]) -> bool {
+    let Some(recorded) = outputs.iter().find(|(p, _)| p == bin).map(|(_, s)| *s) else { return false };
+    crate::digest::Stamp::of(file).is_some_and(|s| s.same_output(&recorded))
+}
+
 /// Digest of the arguments that shape a link. (The compiler's version is in the `.rlink`.)
 pub fn link_args_digest(inv: &Invocation) -> Digest {
     let mut h = Hasher::new("link-args");

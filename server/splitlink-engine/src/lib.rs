@@ -25,6 +25,7 @@ pub mod events;
 pub mod exec;
 pub mod fingerprint;
 pub mod invocation;
+pub mod measure;
 pub mod objects;
 pub mod replay;
 pub mod script;

@@ -8,8 +8,9 @@
 use crate::db::{self, BuiltWith, Db, File, Graph, LinkFile, Unit};
 use crate::digest::{Stamp, StatCache};
 use crate::events::{BuildEvent, BuildSummary, Sink, UnitInfo};
-use crate::exec::{self, measure_outputs, Cancel, CompiledObjects, Measured, RunOutput, Step};
+use crate::exec::{self, Cancel, CompiledObjects, RunOutput, Step};
 use crate::fingerprint::{self, LinkDecision, LinkInputs};
+use crate::measure::{measure_outputs, Measured};
 use crate::state::{describe, describe_link, Explanation, State, UnitKind, UnitSpec};
 use crate::unit::UnitKey;
 use crate::workspace;
@@ -108,9 +109,7 @@ fn objects_present(spec: &UnitSpec, built: &crate::state::UnitBuilt) -> bool {
 }
 
 pub(crate) fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
-    let Some(bin) = spec.invocation.linked_output() else { return false };
-    let recorded = outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s);
-    matches!((Stamp::of(&bin), recorded), (Some(now), Some(rec)) if now.same_output(&rec))
+    spec.invocation.linked_output().is_some_and(|bin| fingerprint::is_our_binary(&bin, &bin, outputs))
 }
 
 /// A database for the selection's graph, inputs from the state.

@@ -159,23 +159,8 @@ pub fn rerun(run: &ScriptRun, scratch: &Path, cancel: Option<&Cancel>) -> Rerun 
     verdict
 }
 
-/// Every file under `dir`, recursively, sorted (symlinks not followed).
 fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
-        for e in rd.flatten() {
-            let p = e.path();
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
-    out
+    discover::walk_files(dir, |_| false)
 }
 
 /// Digest of a directory tree: relative paths and contents (symlinks by target).

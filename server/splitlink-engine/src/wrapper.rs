@@ -167,9 +167,11 @@ fn link_decision(inv: &Invocation, now: Option<&LinkInputs>, state: Option<&crat
     }
     // The binary must be the one splitlink linked; cargo deletes it before recompiling the
     // unit, so it may have to come back from where splitlink kept it.
-    let Some(recorded) = u.built.outputs.iter().find(|(p, _)| *p == bin).map(|(_, s)| *s) else { return never };
-    let bin_ok = crate::digest::Stamp::of(&bin).is_some_and(|s| s.same_output(&recorded));
-    let kept = exec::kept_binary(inv).filter(|k| crate::digest::Stamp::of(k).is_some_and(|s| s.same_output(&recorded)));
+    if !u.built.outputs.iter().any(|(p, _)| *p == bin) {
+        return never;
+    }
+    let bin_ok = fingerprint::is_our_binary(&bin, &bin, &u.built.outputs);
+    let kept = exec::kept_binary(inv).filter(|k| fingerprint::is_our_binary(k, &bin, &u.built.outputs));
     let decision = fingerprint::decide(u.built.last_link.as_ref(), now, bin_ok || kept.is_some());
     if decision == LinkDecision::UpToDate && !bin_ok {
         let restored = kept.is_some_and(|kept| {
