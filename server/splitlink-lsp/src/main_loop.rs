@@ -164,7 +164,8 @@ impl MainLoop {
 
     fn run(&mut self, rx: Receiver<Msg>) {
         loop {
-            for i in 0..self.workspaces.len() {
+            // After `shutdown` nothing starts any more.
+            for i in 0..if self.initialized { self.workspaces.len() } else { 0 } {
                 if self.workspaces[i].session.poll().is_some() {
                     self.build_started(i);
                 }
@@ -176,6 +177,7 @@ impl MainLoop {
             let timeout = self
                 .workspaces
                 .iter()
+                .filter(|_| self.initialized)
                 .filter_map(|w| w.session.due())
                 .min()
                 .map(|d| d.saturating_duration_since(now))
