@@ -244,6 +244,15 @@ impl StatCache {
         (e.stamp == stamp && stamp.mtime_ns + RACY_NS < e.hashed_at_ns && stamp.ctime_ns + RACY_NS < e.hashed_at_ns).then_some(e.digest)
     }
 
+    /// The derived digest of `path` if the cache holds one computed from the file as it is now
+    /// (same stat), even within the racy window: for files only splitlink's own builds write,
+    /// each write a new file (rustc's outputs), which a second write could not leave with the
+    /// same stat.
+    pub fn derived_same_file(&self, path: &Path, kind: &str) -> Option<Digest> {
+        let e = self.derived.get(kind)?.get(path)?;
+        (Stamp::of(path)? == e.stamp).then_some(e.digest)
+    }
+
     /// Remember a digest computed elsewhere (another thread, the wrapper process).
     pub fn record_derived(&mut self, kind: &str, d: Derived) {
         self.hashed += 1;

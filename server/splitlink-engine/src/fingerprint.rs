@@ -251,6 +251,15 @@ pub fn link_file_digest(p: &Path, cache: &mut StatCache) -> Option<Digest> {
     }
 }
 
+/// [`link_file_digest`] of a library the workspace's own build wrote (an output of one of its
+/// units: a new file per compile), taken from the cache while its stat is the one hashed.
+pub fn own_link_file_digest(p: &Path, cache: &mut StatCache) -> Option<Digest> {
+    match is_rlib(p).then(|| cache.derived_same_file(p, RLIB_OBJECTS)).flatten() {
+        Some(d) => Some(d),
+        None => link_file_digest(p, cache),
+    }
+}
+
 /// The cache kind of rlib object-set digests.
 pub const RLIB_OBJECTS: &str = "rlib-objects";
 

@@ -79,6 +79,9 @@ pub struct Warm {
     units: HashMap<UnitKey, Unit>,
     files: HashMap<PathBuf, File>,
     link_files: HashMap<PathBuf, LinkFile>,
+    /// Every output of the graph's units (their rlibs are linked files only splitlink's builds
+    /// and captures write).
+    own_outputs: std::collections::HashSet<PathBuf>,
     keys: Vec<UnitKey>,
 }
 
@@ -92,11 +95,21 @@ fn file_input(w: &mut Warm, cache: &mut StatCache, p: &Path) -> File {
     f
 }
 
+/// A linked file's digest: the workspace's own outputs (which `decide` has checked are the files
+/// splitlink or the capture left) from the cache, others as any file.
+fn link_file_digest(w: &Warm, cache: &mut StatCache, p: &Path) -> Option<crate::digest::Digest> {
+    if w.own_outputs.contains(p) {
+        fingerprint::own_link_file_digest(p, cache)
+    } else {
+        fingerprint::link_file_digest(p, cache)
+    }
+}
+
 fn link_file_input(w: &mut Warm, cache: &mut StatCache, p: &Path) -> LinkFile {
     if let Some(f) = w.link_files.get(p) {
         return *f;
     }
-    let d = fingerprint::link_file_digest(p, cache);
+    let d = link_file_digest(w, cache, p);
     let f = LinkFile::new(&w.db, p.to_path_buf(), d);
     w.link_files.insert(p.to_path_buf(), f);
     f
@@ -118,7 +131,9 @@ pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
     let keys: Vec<UnitKey> = sel_state.units.iter().filter(|k| state.units[*k].spec.replayable()).cloned().collect();
     let db = Db::default();
     let graph = Graph::new(&db, vec![]);
-    let mut w = Warm { db, graph, units: HashMap::new(), files: HashMap::new(), link_files: HashMap::new(), keys: keys.clone() };
+    let own_outputs = keys.iter().flat_map(|k| state.units[k].spec.invocation.outputs()).collect();
+    let mut w =
+        Warm { db, graph, units: HashMap::new(), files: HashMap::new(), link_files: HashMap::new(), own_outputs, keys: keys.clone() };
     let mut cache = std::mem::take(&mut state.cache);
     for k in &keys {
         let u = state.units[k].clone();
@@ -171,7 +186,7 @@ fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache, watched: Option<&
     }
     let link_files: Vec<(PathBuf, LinkFile)> = w.link_files.iter().map(|(p, f)| (p.clone(), *f)).collect();
     for (p, f) in link_files {
-        let d = fingerprint::link_file_digest(&p, cache);
+        let d = link_file_digest(w, cache, &p);
         if f.digest(&w.db) != d {
             f.set_digest(&mut w.db).to(d);
         }
