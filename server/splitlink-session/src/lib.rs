@@ -93,6 +93,8 @@ pub struct Session {
     on_busy: OnBusy,
     /// A build was asked for, whatever changed.
     requested: bool,
+    /// When the running (or last) build started (ns since the epoch).
+    build_started_ns: i128,
     /// Problems to tell the user (a directory that cannot be watched, watcher errors).
     warnings: Vec<String>,
 }
@@ -121,6 +123,7 @@ impl Session {
             building: None,
             on_busy: config.on_busy,
             requested: false,
+            build_started_ns: 0,
             warnings: Vec::new(),
         };
         s.rewatch(true, false);
@@ -201,6 +204,7 @@ impl Session {
             return None;
         }
         self.building = Some(cancel);
+        self.build_started_ns = splitlink_engine::digest::now_ns();
         Some(paths)
     }
 
@@ -295,8 +299,21 @@ impl Session {
             Ok(s) => s.cargo_invoked,
         };
         self.rewatch(rescan, false);
+        // What the build read is what it saw. A file it did not read (a source in a `src/`,
+        // `examples/`… directory no target uses yet) written since it started may be a change
+        // it did not see (a new target created during the build): check it, do not take it as
+        // seen.
         let files = self.files_to_baseline();
-        self.changes.baseline(files.iter());
+        let (seen, unseen): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|f| {
+            self.plan.files.contains(f)
+                || Stamp::of(f).is_none_or(|s| s.mtime_ns < self.build_started_ns && s.ctime_ns < self.build_started_ns)
+        });
+        self.changes.baseline(seen.iter());
+        for f in &unseen {
+            if !self.changes.is_known(f) {
+                self.changes.observe(f);
+            }
+        }
     }
 
     /// Derive the watch plan again and register its directories. With `rescan`, walk the

@@ -95,6 +95,11 @@ impl Changes {
         out
     }
 
+    /// Whether the content of `p` is known (seen by a build, or observed).
+    pub fn is_known(&self, p: &Path) -> bool {
+        self.known.contains_key(p)
+    }
+
     pub fn known_files(&self) -> Vec<PathBuf> {
         self.known.keys().cloned().collect()
     }

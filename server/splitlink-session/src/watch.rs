@@ -180,16 +180,22 @@ impl Plan {
             dirs: scan.src_dirs.clone(),
             missing: BTreeSet::new(),
         };
-        // Target directories that do not exist yet: creating one (and a target in it) is seen
-        // from the package directory.
+        // The directories targets are inferred from, whatever the (possibly older) scan saw:
+        // one that does not exist yet is seen being created from the package directory; one
+        // that appeared since the scan is watched now.
         for m in &scan.manifests {
             let Some(pkg) = m.parent() else { continue };
             for d in splitlink_engine::discover::TARGET_DIRS {
                 let d = pkg.join(d);
-                if !d.is_dir() && !excluded(&d, target_dir) {
-                    p.missing.insert(d.clone());
-                    p.src_dirs.insert(d);
+                if excluded(&d, target_dir) {
+                    continue;
                 }
+                if d.is_dir() {
+                    p.dirs.insert(d.clone());
+                } else {
+                    p.missing.insert(d.clone());
+                }
+                p.src_dirs.insert(d);
             }
         }
         for f in &p.files {

@@ -21,7 +21,7 @@ fn lib(v: u32) -> String {
 /// A library whose compile takes a while (const evaluation, a bound that changes with `v` so
 /// that no cache holds the result), so that a change can arrive during it.
 fn slow_lib(v: u32) -> String {
-    let bound = 700_000 + v;
+    let bound = 1_500_000 + v;
     format!(
         "#![allow(long_running_const_eval)]\npub const SLOW: u64 = {{\n    let mut i = 0u64;\n    let mut s = 0u64;\n    while i < {bound} {{\n        s = s.wrapping_add(i ^ (s >> 3));\n        i += 1;\n    }}\n    s\n}};\npub fn version() -> u32 {{\n    (SLOW % 1) as u32 + {v}\n}}\n"
     )
@@ -195,4 +195,38 @@ fn the_running_binary_restarts_only_after_a_relink() {
     let d = one_build(&mut s, &rx);
     assert!(d.ok());
     assert_eq!(policy.decide(&d, Some(&bin), true, true), RunAction::Start);
+}
+
+/// A new target written while a build runs, whose directory the build's own rewatch finds before
+/// the watcher's event for it is handled (the order seen on a loaded CI machine): it is a change
+/// the build did not see, and it is built next.
+#[test]
+fn a_file_created_during_a_build_is_not_taken_as_seen_by_it() {
+    let (_tmp, dir) = workspace();
+    let (mut s, rx) = open(&dir, OnBusy::Queue, true);
+    s.request_build();
+    assert!(one_build(&mut s, &rx).ok());
+    write(&dir, "util/src/lib.rs", &slow_lib(7));
+    s.on_changed(&[dir.join("util/src/lib.rs")]);
+    let d = drive(&mut s, &rx, Duration::from_secs(10), |d, _| !d.started.is_empty());
+    assert_eq!(d.started.len(), 1, "the slow build starts");
+    std::thread::sleep(Duration::from_millis(200));
+    write(&dir, "app/examples/demo.rs", "fn main() {}\n");
+    // Hold the watcher's batches until the running build is done and handled.
+    let mut held = Vec::new();
+    let done = loop {
+        match rx.recv_timeout(Duration::from_secs(120)).expect("the build ends") {
+            SessionEvent::Fs(b) => held.push(b),
+            SessionEvent::Build(_) => {}
+            SessionEvent::BuildDone(d) => break d,
+        }
+    };
+    s.on_build_done(&done);
+    for b in held {
+        s.on_fs(b);
+    }
+    let d = drive(&mut s, &rx, Duration::from_secs(60), |d, s| !d.done.is_empty() && !s.is_building());
+    assert_eq!(d.started.len(), 1, "the new example is a change");
+    assert!(d.started[0].contains(&dir.join("app/examples/demo.rs")), "{:?}", d.started);
+    assert!(matches!(&d.done[0].result, Ok(r) if r.cargo_invoked), "{:?}", d.done[0].result);
 }
