@@ -201,11 +201,11 @@ impl Explanation {
 /// Everything splitlink remembers. On disk in three files, so that a build that changed
 /// nothing but file stats or its explanation does not rewrite the (large) unit state:
 /// `state.json` (units, selections), `cache.json` (the stat cache), `explain.json`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize)]
 pub struct State {
     pub version: u32,
     /// One record per unit, stored as a list (keys are structured).
-    #[serde(with = "unit_list")]
+    #[serde(serialize_with = "unit_list::serialize")]
     pub units: BTreeMap<UnitKey, UnitState>,
     pub selections: BTreeMap<String, SelectionState>,
     #[serde(skip)]
@@ -219,26 +219,21 @@ pub struct State {
 
 mod unit_list {
     use super::{UnitKey, UnitState};
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde::{Serialize, Serializer};
     use std::collections::BTreeMap;
 
     pub fn serialize<S: Serializer>(m: &BTreeMap<UnitKey, UnitState>, s: S) -> Result<S::Ok, S::Error> {
         let v: Vec<&UnitState> = m.values().collect();
         v.serialize(s)
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<UnitKey, UnitState>, D::Error> {
-        let v = Vec::<UnitState>::deserialize(d)?;
-        let mut m = BTreeMap::new();
-        for u in v {
-            if m.contains_key(&u.spec.key) {
-                // Kept out of the map; `State::load` notices the count differs.
-                continue;
-            }
-            m.insert(u.spec.key.clone(), u);
-        }
-        Ok(m)
-    }
+/// `state.json` as stored: the units as a list, so that two records claiming one key are seen.
+#[derive(Deserialize)]
+struct StateFile {
+    version: u32,
+    units: Vec<UnitState>,
+    selections: BTreeMap<String, SelectionState>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -257,14 +252,19 @@ impl State {
     /// untrusted: the units are kept for reference, the selections dropped, `duplicates` set.
     pub fn load(target_dir: &Path) -> State {
         let dir = target_dir.join("splitlink");
-        let bytes = std::fs::read(Self::path(target_dir)).ok();
-        let mut state = bytes
-            .as_deref()
-            .and_then(|b| serde_json::from_slice::<State>(b).ok())
-            .filter(|s| s.version == STATE_VERSION)
-            .unwrap_or_else(|| State { version: STATE_VERSION, ..Default::default() });
-        if let Some(b) = &bytes {
-            state.duplicates = duplicate_keys(b);
+        let file = std::fs::read(Self::path(target_dir))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<StateFile>(&b).ok())
+            .filter(|f| f.version == STATE_VERSION);
+        let mut state = State { version: STATE_VERSION, ..Default::default() };
+        if let Some(f) = file {
+            for u in f.units {
+                let key = u.spec.key.clone();
+                if state.units.insert(key.clone(), u).is_some() {
+                    state.duplicates.push(key);
+                }
+            }
+            state.selections = f.selections;
             if !state.duplicates.is_empty() {
                 // Which record is right cannot be told: forget them all, cargo decides again.
                 state.units.clear();
@@ -314,31 +314,6 @@ impl State {
     pub fn unit_with_output(&self, path: &Path) -> Option<&UnitKey> {
         self.units.values().find(|u| u.spec.invocation.outputs().iter().any(|o| o == path)).map(|u| &u.spec.key)
     }
-}
-
-/// The unit keys claimed by more than one record in a state file.
-fn duplicate_keys(bytes: &[u8]) -> Vec<UnitKey> {
-    #[derive(Deserialize)]
-    struct Keys {
-        units: Vec<KeyOnly>,
-    }
-    #[derive(Deserialize)]
-    struct KeyOnly {
-        spec: SpecKey,
-    }
-    #[derive(Deserialize)]
-    struct SpecKey {
-        key: UnitKey,
-    }
-    let Ok(k) = serde_json::from_slice::<Keys>(bytes) else { return vec![] };
-    let mut seen = std::collections::BTreeSet::new();
-    let mut dup = Vec::new();
-    for u in k.units {
-        if !seen.insert(u.spec.key.clone()) {
-            dup.push(u.spec.key);
-        }
-    }
-    dup
 }
 
 fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {
