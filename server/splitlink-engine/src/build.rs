@@ -149,6 +149,17 @@ impl Engine {
             .collect()
     }
 
+    /// The selection's runnable targets of one kind (`bin`, `example`), as `cargo run` runs
+    /// them (see [`crate::testplan::runnables`]).
+    pub fn runnables(&self, kind: &str) -> Vec<crate::TestBinary> {
+        crate::testplan::runnables(&self.state, &self.sel_key, kind)
+    }
+
+    /// What `splitlink test` runs after the last build (see [`crate::testplan`]).
+    pub fn test_plan(&self) -> crate::TestPlan {
+        crate::testplan::plan(&self.state, &self.sel_key)
+    }
+
     /// Rerun the build scripts whose inputs changed; `Err(reason)` when one of them now
     /// produces something else (the build must go through cargo).
     fn rerun_scripts(
@@ -303,6 +314,9 @@ impl Engine {
             }
         };
         summary.generation = self.generation;
+        if let Some(ex) = self.state.explanations.get(&sel_key).cloned() {
+            self.state.explanations.insert(LAST_EXPLANATION.to_string(), ex);
+        }
         timing("built", t0);
         // A build that compiled, linked, failed, reran a build script or went through cargo
         // changed the units' state; a no-op build changed at most the stat cache and the
@@ -321,10 +335,22 @@ impl Engine {
     }
 }
 
-/// The last build's explanation for this selection.
+/// Where the explanation of the last build of any selection is also kept.
+const LAST_EXPLANATION: &str = "last";
+
+/// The last build's explanation for this selection; without selection flags, of the last
+/// build in the target directory (`splitlink test` and `run` build their own selections).
 pub fn explain(sel: &Selection, cwd: &Path) -> Result<Explanation, BuildError> {
     let loc = workspace::locate(sel, cwd)?;
     let state = State::load(&loc.target_dir);
     let key = sel.key(cwd);
-    state.explanations.get(&key).cloned().ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))
+    let unflagged = Selection { manifest_path: sel.manifest_path.clone(), target_dir: sel.target_dir.clone(), ..Default::default() };
+    state
+        .explanations
+        .get(&key)
+        .filter(|_| *sel != unflagged)
+        .or_else(|| state.explanations.get(LAST_EXPLANATION))
+        .or_else(|| state.explanations.get(&key))
+        .cloned()
+        .ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))
 }

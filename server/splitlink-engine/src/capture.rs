@@ -16,7 +16,7 @@ use crate::fingerprint::LinkDecision;
 use crate::invocation::Invocation;
 use crate::measure::measure_outputs;
 use crate::script::{self, Line, ScriptInputs, ScriptRun, Shown, VerboseReader};
-use crate::state::{SelectionState, State, TargetListing, Trigger, TriggerKind, UnitBuilt, UnitKind, UnitSpec, UnitState};
+use crate::state::{Doctest, SelectionState, State, TargetListing, Trigger, TriggerKind, UnitBuilt, UnitKind, UnitSpec, UnitState};
 use crate::unit::{Mode, UnitKey};
 use crate::workspace::{self, Located, Selection};
 use crate::wrapper::{Record, SplitOutcome};
@@ -195,11 +195,15 @@ pub fn capture(
     capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &exe)
 }
 
-/// Run `cargo build` under the wrapper; returns its success, its JSON messages and the
-/// commands it showed with `-vv`.
+/// Run one cargo command (`build …`, `test --no-run …`; `test --doc …` with splitlink as the
+/// rustdoc that records doctests into `doc_record`) under the wrapper; returns its success, its
+/// JSON messages and the commands it showed with `-vv`.
+#[allow(clippy::too_many_arguments)]
 fn run_cargo(
     loc: &Located,
     sel: &Selection,
+    args: &[String],
+    doc_record: Option<&Path>,
     capture_dir: &Path,
     sink: &mut dyn Sink,
     quiet: bool,
@@ -209,7 +213,7 @@ fn run_cargo(
     let mut cmd = Command::new(cargo());
     // `-vv` makes cargo show each build script's environment (splitlink reruns scripts with
     // it); its extra lines are filtered out below.
-    cmd.arg("build").arg("--message-format=json-diagnostic-rendered-ansi").arg("-vv").args(sel.cargo_args());
+    cmd.args(args).arg("--message-format=json-diagnostic-rendered-ansi").arg("-vv");
     if sel.manifest_path.is_none() {
         cmd.arg("--manifest-path").arg(&loc.manifest);
     }
@@ -225,6 +229,10 @@ fn run_cargo(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    if let Some(dir) = doc_record {
+        let real = std::env::var_os("RUSTDOC").unwrap_or_else(|| "rustdoc".into());
+        cmd.env("RUSTDOC", exe).env(crate::wrapper::RUSTDOC_RECORD_ENV, dir).env(crate::wrapper::REAL_RUSTDOC_ENV, real);
+    }
     if cancel.is_some() {
         use std::os::unix::process::CommandExt;
         cmd.process_group(0);
@@ -273,7 +281,10 @@ fn run_cargo(
                 Line::Show(l) => {
                     let plain = crate::strip_ansi(&l);
                     let status = is_status_line(&plain);
-                    if status && (quiet || plain.trim_start().starts_with("Finished ")) {
+                    // The doctests are recorded here, not run: cargo's `Doc-tests` lines would say
+                    // otherwise.
+                    let doc = doc_record.is_some() && plain.trim_start().starts_with("Doc-tests ");
+                    if status && (quiet || doc || plain.trim_start().starts_with("Finished ")) {
                         continue;
                     }
                     sink.event(BuildEvent::CargoOutput(l));
@@ -288,6 +299,15 @@ fn run_cargo(
         c.unregister(child.id());
     }
     Ok((status.success(), messages, shown))
+}
+
+/// What tells two of cargo's artifact messages apart (all but freshness).
+fn artifact_id(v: &Value) -> String {
+    let mut v = v.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("fresh");
+    }
+    v.to_string()
 }
 
 /// cargo's status lines: a capitalised verb right-aligned in 12 columns, then a space.
@@ -314,7 +334,25 @@ fn capture_inner(
     let capture_dir = meta.target_dir.join("splitlink").join(format!("capture-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&capture_dir);
     std::fs::create_dir_all(&capture_dir).map_err(|source| CaptureError::Records { path: capture_dir.clone(), source })?;
-    let (success, messages, shown) = run_cargo(loc, sel, &capture_dir, sink, quiet, cancel, exe)?;
+    let doc_dir = capture_dir.join("doctests");
+    let mut success = true;
+    let mut messages = Vec::new();
+    let mut shown = Vec::new();
+    for (i, args) in sel.cargo_commands().iter().enumerate() {
+        if !success {
+            break;
+        }
+        let doc = args.iter().any(|a| a == "--doc").then_some(doc_dir.as_path());
+        let (ok, mut m, mut sh) = run_cargo(loc, sel, args, doc, &capture_dir, sink, quiet, cancel, exe)?;
+        if i > 0 {
+            // A unit both commands built is reported by the second as fresh: keep the first.
+            let seen: BTreeSet<String> = messages.iter().filter(|v: &&Value| v["reason"] == "compiler-artifact").map(artifact_id).collect();
+            m.retain(|v| v["reason"] != "compiler-artifact" || !seen.contains(&artifact_id(v)));
+        }
+        success = ok;
+        messages.append(&mut m);
+        shown.append(&mut sh);
+    }
 
     let mut artifacts: Vec<Value> = Vec::new();
     let mut compiler_messages: Vec<Value> = Vec::new();
@@ -372,6 +410,17 @@ fn capture_inner(
                 if let Ok(r) = serde_json::from_slice::<Record>(&bytes) {
                     records.push(r);
                 }
+            }
+        }
+    }
+    let mut doc_records: Vec<crate::wrapper::RustdocRecord> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(&doc_dir) {
+        let mut paths: Vec<PathBuf> = rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+        paths.sort();
+        for p in paths {
+            let bytes = std::fs::read(&p).map_err(|source| CaptureError::Records { path: p.clone(), source })?;
+            if let Ok(r) = serde_json::from_slice(&bytes) {
+                doc_records.push(r);
             }
         }
     }
@@ -665,6 +714,23 @@ fn capture_inner(
     for m in &mut other_messages {
         m["fresh"] = Value::Bool(true);
     }
+    // Doctests: how cargo would run rustdoc for each library (`cargo test --doc`).
+    let rustdoc = unit_keys
+        .first()
+        .and_then(|k| state.units.get(k))
+        .map(|u| u.spec.invocation.rustc.with_file_name("rustdoc"))
+        .unwrap_or_else(|| "rustdoc".into());
+    let doctests = doc_records
+        .into_iter()
+        .map(|mut r| {
+            r.env.retain(|k, v| parent_env.get(k) != Some(v));
+            let crate_name = r.args.iter().skip_while(|a| *a != "--crate-name").nth(1).cloned().unwrap_or_default();
+            let lib_path = r.args.iter().filter_map(|a| a.strip_prefix(&format!("{crate_name}="))).next().map(PathBuf::from);
+            let lib = lib_path.and_then(|p| by_output.get(&p).cloned());
+            let package_id = lib.as_ref().map(|k| k.package_id.clone()).unwrap_or_default();
+            Doctest { package_id, crate_name, rustdoc: rustdoc.clone(), args: r.args, env: r.env, cwd: r.cwd, lib }
+        })
+        .collect();
     // The profile of the selection's own targets (build scripts and proc-macros have their own).
     let own = |a: &&Value| {
         meta.members.contains_key(a["package_id"].as_str().unwrap_or(""))
@@ -686,6 +752,7 @@ fn capture_inner(
                 profile,
                 profile_desc,
                 workspace_root: meta.root.clone(),
+                doctests,
             },
         );
     } else {

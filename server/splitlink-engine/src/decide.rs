@@ -260,6 +260,7 @@ mod tests {
                 other_messages: vec![],
                 profile: "dev".into(),
                 profile_desc: String::new(),
+                doctests: vec![],
                 workspace_root: "/ws".into(),
             },
         );

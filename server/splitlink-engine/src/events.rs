@@ -12,6 +12,9 @@ pub struct UnitInfo {
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathBuf>,
+    /// Built with the test harness (`--test`: unit tests of a lib or bin, an integration test).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub test: bool,
     #[serde(skip)]
     pub package_id: String,
     #[serde(skip)]
@@ -33,6 +36,7 @@ impl UnitInfo {
             target: v["target"]["name"].as_str().unwrap_or("").to_string(),
             kind: v["target"]["kind"][0].as_str().unwrap_or("").to_string(),
             path: None,
+            test: v["profile"]["test"].as_bool() == Some(true),
             package_id: pkg,
             version,
             manifest_path: v["manifest_path"].as_str().unwrap_or("").into(),

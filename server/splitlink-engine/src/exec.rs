@@ -59,8 +59,17 @@ fn kill_group(pid: u32) {
 }
 
 /// Environment variables never replayed: they belong to the cargo process that ran the capture.
-pub const ENV_DENYLIST: &[&str] =
-    &["RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS", "RUST_RECURSION_COUNT", crate::CAPTURE_DIR_ENV];
+pub const ENV_DENYLIST: &[&str] = &[
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "RUST_RECURSION_COUNT",
+    "RUSTDOC",
+    crate::CAPTURE_DIR_ENV,
+    crate::wrapper::RUSTDOC_RECORD_ENV,
+    crate::wrapper::REAL_RUSTDOC_ENV,
+];
 
 #[derive(Debug)]
 pub struct RunOutput {

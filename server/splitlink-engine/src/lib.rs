@@ -13,6 +13,7 @@
 //! - [`decide`]: the capture decision (replay, rerun build scripts, or cargo), over a `System`.
 //! - [`build`]: [`Engine`]: the lock, build-script reruns, the state on disk.
 //! - [`events`]: what a build reports; rendering is the caller's job.
+//! - [`testplan`]: what `splitlink test` runs (test binaries, doctests), in cargo's order.
 
 pub mod build;
 pub mod capture;
@@ -30,6 +31,7 @@ pub mod objects;
 pub mod replay;
 pub mod script;
 pub mod state;
+pub mod testplan;
 pub mod unit;
 pub mod workspace;
 pub mod wrapper;
@@ -38,8 +40,9 @@ pub use build::{build, explain, BuildError, BuildOptions, Engine};
 pub use decide::Watched;
 pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
 pub use exec::Cancel;
+pub use testplan::{DoctestRun, TestBinary, TestPlan};
 pub use unit::UnitKey;
-pub use workspace::Selection;
+pub use workspace::{CargoCommand, Selection, Targets};
 
 /// Set for cargo's child processes during a capture: where the wrapper writes its records.
 /// Its presence is what puts the `splitlink` binary in wrapper mode.

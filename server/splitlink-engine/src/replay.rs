@@ -32,6 +32,7 @@ pub fn unit_info(spec: &UnitSpec) -> UnitInfo {
         target: spec.key.name.clone(),
         kind: spec.key.kind.clone(),
         path,
+        test: spec.key.is_test(),
         package_id: spec.key.package_id.clone(),
         version: spec.key.version(),
         manifest_path: spec.manifest_path.clone(),

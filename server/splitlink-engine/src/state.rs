@@ -148,6 +148,25 @@ pub struct SelectionState {
     pub profile: String,
     pub profile_desc: String,
     pub workspace_root: PathBuf,
+    /// `splitlink test`: the doctests `cargo test` runs, as cargo runs rustdoc for them.
+    #[serde(default)]
+    pub doctests: Vec<Doctest>,
+}
+
+/// A library's doctests as `cargo test --doc` runs them: `rustdoc --test …` with cargo's
+/// arguments, environment and working directory.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Doctest {
+    pub package_id: String,
+    pub crate_name: String,
+    /// The toolchain's rustdoc (beside the rustc the units are compiled with).
+    pub rustdoc: PathBuf,
+    pub args: Vec<String>,
+    /// What cargo added to the environment.
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+    /// The library unit whose rlib the doctests link (`--extern <crate>=…`).
+    pub lib: Option<UnitKey>,
 }
 
 /// Why each unit was compiled and each binary linked or not, in the last build.

@@ -5,12 +5,75 @@ use crate::digest::{Hasher, StatCache};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-/// cargo's selection flags that `splitlink build` accepts.
+/// Which cargo command a selection stands for: what the capture runs and which units it builds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CargoCommand {
+    /// `cargo build`.
+    #[default]
+    Build,
+    /// `cargo test --no-run` (every test binary `cargo test` builds), and the doctests `cargo
+    /// test` runs, recorded through `cargo test --doc` with splitlink as `RUSTDOC`.
+    Test,
+}
+
+/// cargo's target selection flags, with cargo's meaning (`--lib`, `--bins`, `--bin N`, …).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Targets {
+    pub lib: bool,
+    pub bins: bool,
+    pub bin: Vec<String>,
+    pub tests: bool,
+    pub test: Vec<String>,
+    pub examples: bool,
+    pub example: Vec<String>,
+    pub benches: bool,
+    pub bench: Vec<String>,
+    pub all_targets: bool,
+    /// `cargo test --doc`: only the doctests.
+    pub doc: bool,
+}
+
+impl Targets {
+    /// No target flag at all: cargo's defaults for the command.
+    pub fn is_default(&self) -> bool {
+        *self == Targets::default()
+    }
+
+    fn args(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        let flags = [
+            (self.lib, "--lib"),
+            (self.bins, "--bins"),
+            (self.tests, "--tests"),
+            (self.examples, "--examples"),
+            (self.benches, "--benches"),
+            (self.all_targets, "--all-targets"),
+        ];
+        a.extend(flags.iter().filter(|(on, _)| *on).map(|(_, f)| f.to_string()));
+        for (names, flag) in [(&self.bin, "--bin"), (&self.test, "--test"), (&self.example, "--example"), (&self.bench, "--bench")] {
+            for n in names {
+                a.push(flag.into());
+                a.push(n.clone());
+            }
+        }
+        a
+    }
+}
+
+/// cargo's selection flags that `splitlink build`, `test`, `run` and `watch` accept.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Selection {
+    #[serde(default)]
+    pub command: CargoCommand,
     pub manifest_path: Option<PathBuf>,
     pub packages: Vec<String>,
-    pub bins: Vec<String>,
+    #[serde(default)]
+    pub workspace: bool,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub targets: Targets,
     pub release: bool,
     pub profile: Option<String>,
     pub features: Vec<String>,
@@ -20,8 +83,8 @@ pub struct Selection {
 }
 
 impl Selection {
-    /// Arguments for `cargo build` (the message format is added by the capture).
-    pub fn cargo_args(&self) -> Vec<String> {
+    /// The package and feature flags, shared by every cargo command the capture runs.
+    fn package_args(&self) -> Vec<String> {
         let mut a = Vec::new();
         if let Some(m) = &self.manifest_path {
             a.push("--manifest-path".into());
@@ -31,9 +94,12 @@ impl Selection {
             a.push("-p".into());
             a.push(p.clone());
         }
-        for b in &self.bins {
-            a.push("--bin".into());
-            a.push(b.clone());
+        if self.workspace {
+            a.push("--workspace".into());
+        }
+        for p in &self.exclude {
+            a.push("--exclude".into());
+            a.push(p.clone());
         }
         if self.release {
             a.push("--release".into());
@@ -59,6 +125,41 @@ impl Selection {
         a
     }
 
+    /// The cargo commands a capture runs for this selection (the message format and `-vv` are
+    /// added by the capture): `build …`, or `test --no-run …` and, when doctests are selected,
+    /// `test --doc …`.
+    pub fn cargo_commands(&self) -> Vec<Vec<String>> {
+        let mut v = Vec::new();
+        match self.command {
+            CargoCommand::Build => {
+                let mut a = vec!["build".to_string()];
+                a.extend(self.targets.args());
+                a.extend(self.package_args());
+                v.push(a);
+            }
+            CargoCommand::Test => {
+                if !self.targets.doc {
+                    let mut a = vec!["test".to_string(), "--no-run".to_string()];
+                    a.extend(self.targets.args());
+                    a.extend(self.package_args());
+                    v.push(a);
+                }
+                if self.has_doctests() {
+                    let mut a = vec!["test".to_string(), "--doc".to_string()];
+                    a.extend(self.package_args());
+                    v.push(a);
+                }
+            }
+        }
+        v
+    }
+
+    /// Whether `cargo test` with these flags runs doctests: with `--doc`, or with no target
+    /// flag at all.
+    pub fn has_doctests(&self) -> bool {
+        self.command == CargoCommand::Test && (self.targets.doc || self.targets.is_default())
+    }
+
     pub fn key(&self, cwd: &Path) -> String {
         let mut h = Hasher::new("selection");
         h.str(&serde_json::to_string(self).unwrap_or_default());
@@ -68,10 +169,11 @@ impl Selection {
     }
 
     pub fn profile_name(&self) -> String {
-        match (&self.profile, self.release) {
-            (Some(p), _) => p.clone(),
-            (None, true) => "release".into(),
-            (None, false) => "dev".into(),
+        match (&self.profile, self.release, self.command) {
+            (Some(p), _, _) => p.clone(),
+            (None, true, _) => "release".into(),
+            (None, false, CargoCommand::Build) => "dev".into(),
+            (None, false, CargoCommand::Test) => "test".into(),
         }
     }
 }

@@ -184,3 +184,47 @@ fn link_decision(inv: &Invocation, now: Option<&LinkInputs>, state: Option<&crat
     }
     decision
 }
+
+/// Set (with `RUSTDOC` pointing at splitlink) for `cargo test --doc` during a capture: where
+/// splitlink, standing in for rustdoc, records each doctest invocation instead of running it.
+pub const RUSTDOC_RECORD_ENV: &str = "SPLITLINK_RUSTDOC_RECORD";
+/// The real rustdoc, for rustdoc calls during that capture that are not doctest runs.
+pub const REAL_RUSTDOC_ENV: &str = "SPLITLINK_REAL_RUSTDOC";
+
+/// A doctest run as cargo asked for it (`rustdoc --test …`), recorded during a capture.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RustdocRecord {
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub cwd: PathBuf,
+}
+
+/// Entry point of rustdoc-recorder mode: record a `--test` run (and report success, so cargo
+/// goes on to the next package), run anything else with the real rustdoc.
+pub fn rustdoc(args: Vec<String>, record_dir: &Path) -> i32 {
+    if !args.iter().any(|a| a == "--test") {
+        let real = std::env::var_os(REAL_RUSTDOC_ENV).unwrap_or_else(|| "rustdoc".into());
+        return match std::process::Command::new(&real).args(&args).status() {
+            Ok(s) => s.code().unwrap_or(101),
+            Err(e) => {
+                eprintln!("splitlink: cannot run {}: {e}", Path::new(&real).display());
+                101
+            }
+        };
+    }
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(k, _)| !exec::ENV_DENYLIST.contains(&k.as_str())).collect();
+    let rec = RustdocRecord { args, env, cwd: std::env::current_dir().unwrap_or_default() };
+    let name = rec.args.iter().skip_while(|a| *a != "--crate-name").nth(1).cloned().unwrap_or_else(|| "doctest".into());
+    let write = || -> std::io::Result<()> {
+        std::fs::create_dir_all(record_dir)?;
+        let path = record_dir.join(format!("{name}-{}.json", std::process::id()));
+        std::fs::write(&path, serde_json::to_vec(&rec)?)
+    };
+    match write() {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("splitlink: cannot record the doctests of {name}: {e}");
+            1
+        }
+    }
+}

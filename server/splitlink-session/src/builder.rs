@@ -22,6 +22,9 @@ pub struct BuildDone {
     pub watched: Vec<PathBuf>,
     /// The selection's binaries: (name, path).
     pub binaries: Vec<(String, PathBuf)>,
+    /// What `splitlink test` would run after this build (empty unless the selection is a test
+    /// selection).
+    pub tests: splitlink_engine::TestPlan,
     /// `splitlink explain` for this build (None before any build that recorded one).
     pub explanation: Option<String>,
     /// The engine's build counter.
@@ -95,6 +98,7 @@ fn actor(
                             result: Err(e.to_string()),
                             watched: vec![],
                             binaries: vec![],
+                            tests: Default::default(),
                             explanation: None,
                             generation: 0,
                         })));
@@ -108,6 +112,7 @@ fn actor(
             result,
             watched: engine.watched_files(),
             binaries: engine.binaries(),
+            tests: engine.test_plan(),
             explanation: engine.explanation().map(|e| e.render()),
             generation: engine.generation(),
         })));

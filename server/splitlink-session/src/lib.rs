@@ -22,10 +22,13 @@
 //!   of its session say its content differs from what the last build saw.
 //! - No second job killer: every job runs under [`job::Job`] (its own process group, SIGTERM,
 //!   SIGCONT, SIGKILL after the grace period, reaped before `stop` returns).
+//! - No second test runner: `splitlink test`, `watch --test` and the LSP run tests through
+//!   [`testrun::run`] (cargo's order and environment, libtest's output parsed once).
 //! - Nothing here knows the terminal or LSP types.
 
 pub mod builder;
 pub mod job;
+pub mod testrun;
 pub mod vfs;
 pub mod watch;
 

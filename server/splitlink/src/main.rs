@@ -1,8 +1,10 @@
 //! The `splitlink` binary: command line, terminal and JSON rendering. The only place that uses
 //! `anyhow`; everything it renders comes from the engine's events.
 
+mod nextest;
 mod render;
-mod watch;
+mod test_cmd;
+pub(crate) mod watch;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -25,6 +27,10 @@ enum Command {
     Explain(SelectionArgs),
     /// Watch the workspace: rebuild on save, and with --run keep the binary running and current.
     Watch(watch::WatchArgs),
+    /// Build what `cargo test` builds, then run the tests as `cargo test` does.
+    Test(test_cmd::TestArgs),
+    /// Build and run a binary or example, as `cargo run` does.
+    Run(test_cmd::RunArgs),
     /// Language server over stdio: builds on save, compiler and linker diagnostics in the editor.
     Lsp(LspArgs),
 }
@@ -42,7 +48,7 @@ enum MessageFormat {
     Json,
 }
 
-#[derive(Args, Clone)]
+#[derive(Args, Clone, Default)]
 struct SelectionArgs {
     /// Path to Cargo.toml
     #[arg(long, value_name = "PATH")]
@@ -50,9 +56,14 @@ struct SelectionArgs {
     /// Package to build (can be repeated)
     #[arg(short = 'p', long = "package", value_name = "SPEC")]
     packages: Vec<String>,
-    /// Build only the named binary (can be repeated)
-    #[arg(long = "bin", value_name = "NAME")]
-    bins: Vec<String>,
+    /// Build every package of the workspace
+    #[arg(long)]
+    workspace: bool,
+    /// Exclude a package (with --workspace)
+    #[arg(long, value_name = "SPEC")]
+    exclude: Vec<String>,
+    #[command(flatten)]
+    targets: TargetArgs,
     /// Build with the release profile
     #[arg(short = 'r', long)]
     release: bool,
@@ -73,16 +84,67 @@ struct SelectionArgs {
     target_dir: Option<PathBuf>,
 }
 
+/// cargo's target selection flags.
+#[derive(Args, Clone, Default)]
+struct TargetArgs {
+    /// Only this package's library
+    #[arg(long)]
+    lib: bool,
+    /// All binaries
+    #[arg(long)]
+    bins: bool,
+    /// Only the named binary (can be repeated)
+    #[arg(long = "bin", value_name = "NAME")]
+    bin: Vec<String>,
+    /// All targets that have `test = true` (unit tests of libs and bins, integration tests)
+    #[arg(long)]
+    tests: bool,
+    /// Only the named integration test (can be repeated)
+    #[arg(long = "test", value_name = "NAME")]
+    test: Vec<String>,
+    /// All examples
+    #[arg(long)]
+    examples: bool,
+    /// Only the named example (can be repeated)
+    #[arg(long = "example", value_name = "NAME")]
+    example: Vec<String>,
+    /// All benches
+    #[arg(long)]
+    benches: bool,
+    /// Only the named bench (can be repeated)
+    #[arg(long = "bench", value_name = "NAME")]
+    bench: Vec<String>,
+    /// All targets (`--lib --bins --tests --benches --examples`)
+    #[arg(long)]
+    all_targets: bool,
+}
+
 impl SelectionArgs {
     fn selection(&self) -> Selection {
         let mut features: Vec<String> =
             self.features.iter().flat_map(|f| f.split([',', ' '])).filter(|f| !f.is_empty()).map(String::from).collect();
         features.sort();
         features.dedup();
+        let t = &self.targets;
         Selection {
+            command: splitlink_engine::CargoCommand::Build,
             manifest_path: self.manifest_path.clone(),
             packages: self.packages.clone(),
-            bins: self.bins.clone(),
+            workspace: self.workspace,
+            exclude: self.exclude.clone(),
+            targets: splitlink_engine::Targets {
+                lib: t.lib,
+                bins: t.bins,
+                bin: t.bin.clone(),
+                tests: t.tests,
+                test: t.test.clone(),
+                examples: t.examples,
+                example: t.example.clone(),
+                benches: t.benches,
+                bench: t.bench.clone(),
+                all_targets: t.all_targets,
+                doc: false,
+            },
             release: self.release,
             profile: self.profile.clone(),
             features,
@@ -93,37 +155,69 @@ impl SelectionArgs {
     }
 }
 
+/// Output and parallelism flags shared by `build`, `test`, `run` and `watch`.
+#[derive(Args, Clone)]
+pub(crate) struct OutputArgs {
+    /// Output format: human, or cargo-compatible JSON messages on stdout (plus splitlink's own
+    /// messages, see the README)
+    #[arg(long, value_enum, default_value = "human")]
+    pub message_format: MessageFormat,
+    /// Verbose output (full linker command lines, capture reasons)
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// No status output (errors and diagnostics are still shown)
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Number of parallel rustc jobs
+    #[arg(short, long)]
+    pub jobs: Option<usize>,
+}
+
+impl OutputArgs {
+    pub fn json(&self) -> bool {
+        self.message_format == MessageFormat::Json
+    }
+
+    pub fn build_options(&self) -> BuildOptions {
+        let mut opts = BuildOptions { quiet: self.quiet, ..Default::default() };
+        if let Some(j) = self.jobs {
+            opts.jobs = j.max(1);
+        }
+        opts
+    }
+}
+
 #[derive(Args)]
 struct BuildArgs {
     #[command(flatten)]
     selection: SelectionArgs,
-    /// Output format: human, or cargo-compatible JSON messages on stdout
-    #[arg(long, value_enum, default_value = "human")]
-    message_format: MessageFormat,
-    /// Verbose output (full linker command lines, capture reasons)
-    #[arg(short, long)]
-    verbose: bool,
-    /// No status output
-    #[arg(short, long)]
-    quiet: bool,
+    #[command(flatten)]
+    out: OutputArgs,
     /// After building, explain why each unit compiled and each binary linked or not
     #[arg(long)]
     explain: bool,
-    /// Number of parallel rustc jobs
-    #[arg(short, long)]
-    jobs: Option<usize>,
     /// Go through cargo even if nothing says it is needed
     #[arg(long)]
     through_cargo: bool,
 }
 
 fn main() -> ExitCode {
+    // Rustdoc-recorder mode: cargo runs us as RUSTDOC for `cargo test --doc` during a capture.
+    // (As RUSTC_WORKSPACE_WRAPPER, in the same cargo run, the first argument is rustc's path;
+    // as rustdoc, a flag.)
+    if let Some(dir) = std::env::var_os(splitlink_engine::wrapper::RUSTDOC_RECORD_ENV) {
+        if std::env::args().nth(1).is_some_and(|a| a.starts_with('-')) {
+            let args: Vec<String> = std::env::args().skip(1).collect();
+            let code = splitlink_engine::wrapper::rustdoc(args, std::path::Path::new(&dir));
+            return ExitCode::from(code.clamp(0, 255) as u8);
+        }
+    }
     // Wrapper mode: cargo runs us as RUSTC_WORKSPACE_WRAPPER during a capture.
     if let Some(dir) = std::env::var_os(splitlink_engine::CAPTURE_DIR_ENV) {
         let args: Vec<String> = std::env::args().skip(1).collect();
-        let is_cli = args
-            .first()
-            .is_some_and(|a| matches!(a.as_str(), "build" | "explain" | "lsp" | "watch" | "help" | "--help" | "-h" | "-V" | "--version"));
+        let is_cli = args.first().is_some_and(|a| {
+            matches!(a.as_str(), "build" | "test" | "run" | "explain" | "lsp" | "watch" | "help" | "--help" | "-h" | "-V" | "--version")
+        });
         if !is_cli {
             let code = splitlink_engine::wrapper::run(args, std::path::Path::new(&dir));
             return ExitCode::from(code.clamp(0, 255) as u8);
@@ -138,17 +232,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// `splitlink watch --test [TESTNAME] …` is `splitlink test --watch [TESTNAME] …` (in watch,
+/// `--test` is the test loop, not cargo's integration-test selection).
+fn rewrite_watch_test(mut args: Vec<String>) -> Vec<String> {
+    if args.get(1).map(String::as_str) != Some("watch") {
+        return args;
+    }
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let Some(i) = args[..end].iter().position(|a| a == "--test") else { return args };
+    args.remove(i);
+    args[1] = "test".into();
+    args.insert(2, "--watch".into());
+    args
+}
+
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(rewrite_watch_test(std::env::args().collect()));
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     match cli.command {
         Command::Build(args) => {
             let sel = args.selection.selection();
-            let mut opts = BuildOptions { quiet: args.quiet, force_capture: args.through_cargo, ..Default::default() };
-            if let Some(j) = args.jobs {
-                opts.jobs = j.max(1);
-            }
-            let mut r = render::Renderer::new(args.message_format == MessageFormat::Json, args.verbose, args.quiet);
+            let opts = BuildOptions { force_capture: args.through_cargo, ..args.out.build_options() };
+            let mut r = render::Renderer::new(args.out.json(), args.out.verbose, args.out.quiet);
             let summary = match splitlink_engine::build(&sel, &opts, &cwd, &mut r) {
                 Ok(s) => s,
                 Err(e) => {
@@ -162,6 +267,8 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(if summary.success { ExitCode::SUCCESS } else { ExitCode::from(101) })
         }
         Command::Watch(args) => watch::run(args, &cwd),
+        Command::Test(args) => test_cmd::test(args, &cwd),
+        Command::Run(args) => test_cmd::run(args, &cwd),
         Command::Explain(args) => {
             print!("{}", splitlink_engine::explain(&args.selection(), &cwd)?.render());
             Ok(ExitCode::SUCCESS)

@@ -19,11 +19,13 @@ pub struct Renderer {
     verbose: bool,
     quiet: bool,
     color: bool,
+    /// Packages a `Compiling` line was printed for in this build.
+    compiling: Vec<String>,
 }
 
 impl Renderer {
     pub fn new(json: bool, verbose: bool, quiet: bool) -> Renderer {
-        Renderer { json, verbose, quiet, color: std::io::stderr().is_terminal() }
+        Renderer { json, verbose, quiet, color: std::io::stderr().is_terminal(), compiling: Vec::new() }
     }
 
     fn status(&self, verb: &str, rest: &str) {
@@ -99,6 +101,21 @@ fn unit_label(u: &UnitInfo) -> String {
     format!("{} v{} ({})", u.package, u.version, dir)
 }
 
+/// `app`, or for a test harness build `app (lib test)`; `why` is appended in the parentheses.
+fn link_label(u: &UnitInfo, why: &str) -> String {
+    let mode = match (u.test, u.kind.as_str()) {
+        (false, _) => String::new(),
+        (true, "test") => "test".to_string(),
+        (true, k) => format!("{k} test"),
+    };
+    match (mode.is_empty(), why.is_empty()) {
+        (true, true) => u.target.clone(),
+        (true, false) => format!("{} ({why})", u.target),
+        (false, true) => format!("{} ({mode})", u.target),
+        (false, false) => format!("{} ({mode}, {why})", u.target),
+    }
+}
+
 fn names(us: &[UnitInfo]) -> String {
     let mut v: Vec<String> = us.iter().map(|u| u.target.clone()).collect();
     v.dedup();
@@ -113,9 +130,16 @@ impl Sink for Renderer {
                     self.status("Cargo", &format!("building through cargo ({reason})"));
                 }
             }
-            BuildEvent::Compiling(u) => self.status("Compiling", &unit_label(&u)),
-            BuildEvent::Linking(u) => self.status("Linking", &u.target),
-            BuildEvent::LinkSkipped(u) => self.status("Link skipped", &format!("{} (objects unchanged)", u.target)),
+            // Once per package and build, as cargo does.
+            BuildEvent::Compiling(u) => {
+                let label = unit_label(&u);
+                if !self.compiling.contains(&label) {
+                    self.status("Compiling", &label);
+                    self.compiling.push(label);
+                }
+            }
+            BuildEvent::Linking(u) => self.status("Linking", &link_label(&u, "")),
+            BuildEvent::LinkSkipped(u) => self.status("Link skipped", &link_label(&u, "objects unchanged")),
             BuildEvent::Fallback { unit, reason } => {
                 eline!("warning: splitlink: {reason}; building `{}` without the split compile/link", unit.target)
             }
@@ -140,7 +164,10 @@ impl Sink for Renderer {
             }
             BuildEvent::Warning(w) => eline!("{}", self.text(&w)),
             BuildEvent::CargoOutput(line) => eline!("{}", self.text(&line)),
-            BuildEvent::Finished(s) => self.finished(&s),
+            BuildEvent::Finished(s) => {
+                self.compiling.clear();
+                self.finished(&s)
+            }
         }
     }
 }

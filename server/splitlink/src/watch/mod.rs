@@ -18,10 +18,11 @@ mod status;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use splitlink_engine::BuildOptions;
 use splitlink_session::job::{self, Exited, Job, Output};
+use splitlink_session::testrun::{self, Report, RunOptions, Stopper, TestEvent};
 use splitlink_session::{BuildDone, Config, RunAction, RunPolicy, Session, SessionEvent};
 use status::Screen;
+use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -47,21 +48,50 @@ pub struct WatchArgs {
     /// Print the changed paths that triggered each build
     #[arg(long)]
     why: bool,
-    /// Output format: human, or cargo-compatible JSON messages on stdout (plus watch-trigger)
-    #[arg(long, value_enum, default_value = "human")]
-    message_format: crate::MessageFormat,
-    /// Verbose output (full linker command lines, capture reasons)
-    #[arg(short, long)]
-    verbose: bool,
-    /// No status output (errors and diagnostics are still shown)
-    #[arg(short, long)]
-    quiet: bool,
-    /// Number of parallel rustc jobs
-    #[arg(short, long)]
-    jobs: Option<usize>,
+    #[command(flatten)]
+    out: crate::OutputArgs,
     /// Arguments for the binary run by --run
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
+    /// `splitlink test --watch` (= `splitlink watch --test`): build what `cargo test` builds and
+    /// run the test binaries relinked since they last passed.
+    #[arg(skip)]
+    pub tests: Option<TestMode>,
+}
+
+/// How `watch` runs tests after each successful build.
+#[derive(Clone, Debug, Default)]
+pub struct TestMode {
+    /// TESTNAME and the arguments after `--`, for every test binary.
+    pub args: Vec<String>,
+    /// Only the doctests (`--doc`).
+    pub doc: bool,
+}
+
+impl WatchArgs {
+    /// `splitlink test --watch`'s options as watch's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn for_tests(
+        selection: crate::SelectionArgs,
+        tests: TestMode,
+        exec: Option<String>,
+        restart: bool,
+        clear: bool,
+        why: bool,
+        out: crate::OutputArgs,
+    ) -> WatchArgs {
+        WatchArgs {
+            selection,
+            run: false,
+            exec,
+            on_busy: if restart { OnBusy::Restart } else { OnBusy::Queue },
+            clear,
+            why,
+            out,
+            args: vec![],
+            tests: Some(tests),
+        }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,6 +110,10 @@ pub enum Event {
     ChildExited(Exited),
     /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
+    /// The test run (`--test`) reported something.
+    Test(TestEvent),
+    /// The test run ended.
+    TestsDone(Report),
 }
 
 struct Watch {
@@ -95,14 +129,17 @@ struct Watch {
     next_job: u64,
     succeeded_once: bool,
     announced: bool,
+    /// The test run in progress (`--test`): its stopper and thread.
+    testing: Option<(Stopper, std::thread::JoinHandle<()>)>,
 }
 
 pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
-    let sel = args.selection.selection();
-    let mut opts = BuildOptions { quiet: args.quiet, ..Default::default() };
-    if let Some(j) = args.jobs {
-        opts.jobs = j.max(1);
+    let mut sel = args.selection.selection();
+    if let Some(t) = &args.tests {
+        sel.command = splitlink_engine::CargoCommand::Test;
+        sel.targets.doc = t.doc;
     }
+    let opts = args.out.build_options();
     if !args.run && !args.args.is_empty() {
         anyhow::bail!("arguments after `--` are for the binary: add --run");
     }
@@ -120,8 +157,7 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     };
     let session = Session::open(sel, opts, cwd, Config { on_busy, watch_files: true }, post)?;
     let root = session.root().to_path_buf();
-    let json = args.message_format == crate::MessageFormat::Json;
-    let screen = Screen::new(json, args.verbose, args.quiet, root.clone(), cwd.to_path_buf());
+    let screen = Screen::new(args.out.json(), args.out.verbose, args.out.quiet, root.clone(), cwd.to_path_buf());
     let mut w = Watch {
         args,
         tx,
@@ -135,6 +171,7 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         next_job: 1,
         succeeded_once: false,
         announced: false,
+        testing: None,
     };
     w.session.request_build();
     w.main_loop(&rx)
@@ -157,6 +194,8 @@ impl Watch {
     fn main_loop(&mut self, rx: &Receiver<Event>) -> anyhow::Result<ExitCode> {
         loop {
             if let Some(paths) = self.session.poll() {
+                // The tests of the previous build are stale now.
+                self.stop_tests();
                 self.screen.build_started(&paths, self.args.why, self.args.clear);
             }
             for w in self.session.take_warnings() {
@@ -187,6 +226,14 @@ impl Watch {
                 Some(Event::Session(SessionEvent::BuildDone(d))) => self.on_build_done(*d),
                 Some(Event::ChildExited(x)) => {
                     self.on_child_exited(x);
+                    Ok(())
+                }
+                Some(Event::Test(ev)) => {
+                    self.screen.test_event(ev);
+                    Ok(())
+                }
+                Some(Event::TestsDone(report)) => {
+                    self.screen.tests_done(&report);
                     Ok(())
                 }
                 Some(Event::Signal(sig)) => {
@@ -255,6 +302,9 @@ impl Watch {
             cmd.arg("-c").arg(&c).current_dir(&self.cwd);
             self.exec = self.start_job("exec".into(), cmd, &c, None);
         }
+        if self.args.tests.is_some() && ok {
+            self.start_tests(&d);
+        }
         if !self.announced {
             self.announced = true;
             let n = self.session.watched_dirs();
@@ -263,10 +313,47 @@ impl Watch {
         Ok(())
     }
 
+    /// Run the test binaries this build relinked (and the others that did not pass last time),
+    /// on a thread; a new build stops them.
+    fn start_tests(&mut self, d: &BuildDone) {
+        self.stop_tests();
+        let Some(mode) = &self.args.tests else { return };
+        let opts = RunOptions {
+            args: mode.args.clone(),
+            no_fail_fast: true,
+            changed_only: true,
+            doctests: mode.doc || self.args.selection.selection().targets.is_default(),
+            color: !self.args.out.json() && std::io::stdout().is_terminal(),
+            own_group: true,
+        };
+        let plan = d.tests.clone();
+        let target_dir = self.session.target_dir().to_path_buf();
+        let stopper = Stopper::default();
+        let tx = self.tx.clone();
+        let st = stopper.clone();
+        let spawned = std::thread::Builder::new().name("tests".into()).spawn(move || {
+            let report = testrun::run(&plan, &opts, &target_dir, &st, &mut |ev| {
+                let _ = tx.send(Event::Test(ev));
+            });
+            let _ = tx.send(Event::TestsDone(report));
+        });
+        match spawned {
+            Ok(h) => self.testing = Some((stopper, h)),
+            Err(e) => self.screen.error(&format!("cannot start the test run: {e}")),
+        }
+    }
+
+    fn stop_tests(&mut self) {
+        if let Some((stopper, h)) = self.testing.take() {
+            stopper.stop();
+            let _ = h.join();
+        }
+    }
+
     /// The binary `--run` runs: the one named by `--bin`, or the selection's only binary.
     fn binary_to_run(&self, d: &BuildDone) -> anyhow::Result<Option<(String, PathBuf)>> {
         let bins = &d.binaries;
-        let wanted = &self.args.selection.bins;
+        let wanted = &self.args.selection.targets.bin;
         if wanted.len() > 1 {
             anyhow::bail!("--run runs one binary: give a single --bin NAME");
         }
@@ -340,6 +427,7 @@ impl Watch {
     /// Cancel the running build, stop the jobs, and wait (bounded) for the build to end.
     fn shutdown(&mut self, rx: &Receiver<Event>) {
         self.session.cancel();
+        self.stop_tests();
         for job in [self.run.take(), self.exec.take()].into_iter().flatten() {
             self.stop_job(job);
         }

@@ -96,6 +96,56 @@ impl Screen {
         }
     }
 
+    /// What the test run (`--test`) reports: cargo's `Running` lines and libtest's output;
+    /// binaries skipped as unchanged are counted, not listed.
+    pub fn test_event(&mut self, ev: splitlink_session::testrun::TestEvent) {
+        use splitlink_session::testrun::TestEvent;
+        match ev {
+            TestEvent::Started { label, path, doctest: false } => {
+                let p = crate::test_cmd::shown(&path, &self.cwd);
+                self.note("Running", &format!("{label} ({p})"))
+            }
+            TestEvent::Started { label, doctest: true, .. } => self.note("Doc-tests", &label),
+            TestEvent::Unchanged { .. } => {}
+            TestEvent::Output(line) => {
+                self.clear_progress();
+                if self.json {
+                    eline!("{line}");
+                } else {
+                    let mut out = std::io::stdout().lock();
+                    let _ = writeln!(out, "{line}");
+                }
+            }
+            TestEvent::Finished(b) => {
+                if self.json {
+                    self.r.json_message(&crate::test_cmd::test_json(&b));
+                }
+            }
+        }
+    }
+
+    /// The test run's one-line summary.
+    pub fn tests_done(&mut self, r: &splitlink_session::testrun::Report) {
+        let ran = r.ran();
+        let unchanged = r.binaries.len() - ran;
+        let passed: u64 = r.binaries.iter().map(|b| b.passed).sum();
+        let failed: Vec<&str> = r.failed().iter().map(|b| b.rerun.as_str()).collect();
+        let mut words = vec![format!("ran {ran} test binar{}", if ran == 1 { "y" } else { "ies" })];
+        if unchanged > 0 {
+            words.push(format!("{unchanged} unchanged (binary identical, last run passed)"));
+        }
+        words.push(format!("{passed} passed"));
+        if r.stopped_early && failed.is_empty() {
+            words.push("stopped by a new build".into());
+        }
+        if failed.is_empty() {
+            self.note("Tested", &words.join(" · "));
+        } else {
+            words.push(format!("failed: {}", failed.join(", ")));
+            self.warn("Tested", &words.join(" · "));
+        }
+    }
+
     /// One of watch's own JSON messages (only with `--message-format json`).
     pub fn json(&mut self, v: serde_json::Value) {
         if self.json {

@@ -5,5 +5,6 @@ mod differential;
 mod engine;
 mod fallback;
 mod fixture;
+mod testloop;
 mod warm;
 mod watch;
