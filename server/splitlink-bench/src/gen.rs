@@ -29,22 +29,6 @@ pub struct Plan {
 
 pub const BASE: &str = "l0c0";
 
-/// A small deterministic generator (splitmix64), so every run generates the same workspace.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// How many binaries a workspace of `size` crates has.
 fn bin_count(size: usize) -> usize {
     match size {
@@ -65,7 +49,8 @@ pub fn plan(size: usize) -> Plan {
         let count = nlibs / depth + usize::from(k < nlibs % depth);
         layers.push((0..count).map(|i| format!("l{k}c{i}")).collect());
     }
-    let mut rng = Rng(0x5eed_0000 + size as u64);
+    // A fixed seed: every run generates the same workspace.
+    let mut rng = fastrand::Rng::with_seed(0x5eed_0000 + size as u64);
     let mut deps: Vec<Vec<Vec<String>>> = vec![layers[0].iter().map(|_| Vec::new()).collect()];
     for k in 1..depth {
         let below = &layers[k - 1];
@@ -74,7 +59,7 @@ pub fn plan(size: usize) -> Plan {
         for i in 0..layers[k].len() {
             let mut d = vec![below[i % below.len()].clone()];
             while d.len() < fanout {
-                let c = &below[rng.below(below.len())];
+                let c = &below[rng.usize(..below.len())];
                 if !d.contains(c) {
                     d.push(c.clone());
                 }
@@ -106,7 +91,7 @@ pub fn plan(size: usize) -> Plan {
         let mut d: Vec<String> = top.iter().enumerate().filter(|(j, _)| j % nbins == b).map(|(_, c)| c.clone()).collect();
         if top.len() > 2 {
             while d.len() < (top.len() / nbins + 2).min(top.len()) {
-                let c = &top[rng.below(top.len())];
+                let c = &top[rng.usize(..top.len())];
                 if !d.contains(c) {
                     d.push(c.clone());
                 }

@@ -345,12 +345,10 @@ pub fn explain(sel: &Selection, cwd: &Path) -> Result<Explanation, BuildError> {
     let state = State::load(&loc.target_dir);
     let key = sel.key(cwd);
     let unflagged = Selection { manifest_path: sel.manifest_path.clone(), target_dir: sel.target_dir.clone(), ..Default::default() };
-    state
-        .explanations
-        .get(&key)
-        .filter(|_| *sel != unflagged)
-        .or_else(|| state.explanations.get(LAST_EXPLANATION))
-        .or_else(|| state.explanations.get(&key))
-        .cloned()
-        .ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))
+    let found = if *sel == unflagged {
+        state.explanations.get(LAST_EXPLANATION).or_else(|| state.explanations.get(&key))
+    } else {
+        state.explanations.get(&key)
+    };
+    found.cloned().ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))
 }

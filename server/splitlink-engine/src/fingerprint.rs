@@ -48,8 +48,8 @@ impl LinkInputs {
 pub enum LinkReason {
     NeverLinked,
     BinaryMissingOrReplaced,
-    /// The set of files the link reads could not be determined (an `.rlink` this version of
-    /// splitlink cannot read): always link.
+    /// The set of files the link reads, or the content of one of them, could not be determined
+    /// (an `.rlink` this version of splitlink cannot read, a library it cannot read): always link.
     InputsUnknown,
     ObjectsChanged {
         own: bool,
@@ -74,6 +74,11 @@ pub fn decide(last: Option<&LinkInputs>, now: Option<&LinkInputs>, binary_ok: bo
         return LinkDecision::Link(LinkReason::BinaryMissingOrReplaced);
     }
     let Some(now) = now else { return LinkDecision::Link(LinkReason::InputsUnknown) };
+    // A file whose content could not be measured (unreadable, missing) is never "unchanged":
+    // two unknowns are not equal.
+    if now.files.iter().chain(&last.files).any(|(_, d)| d.is_none()) {
+        return LinkDecision::Link(LinkReason::InputsUnknown);
+    }
     if last == now {
         return LinkDecision::UpToDate;
     }
@@ -129,6 +134,11 @@ pub fn rlink_libraries(rlink: &[u8]) -> Option<Vec<PathBuf>> {
             if rlink.get(end) != Some(&SENTINEL) {
                 continue;
             }
+            // The longest candidate: a suffix of the path can look like a string too (in
+            // `/tmp/x3/ws/target/…/libutil-….rlib`, the byte `3` is the length of the suffix
+            // `/ws/…`, 51). A longer false candidate would span the previous string's sentinel,
+            // `0xC1`, which is never valid UTF-8.
+            let mut found = None;
             for len in 2..=end.min(8192) {
                 let start = end - len;
                 if rlink[start] != b'/' {
@@ -137,13 +147,14 @@ pub fn rlink_libraries(rlink: &[u8]) -> Option<Vec<PathBuf>> {
                 let enc = leb128(len);
                 if start >= enc.len() && rlink[start - enc.len()..start] == enc[..] {
                     if let Ok(s) = std::str::from_utf8(&rlink[start..end]) {
-                        any = true;
-                        let p = PathBuf::from(s);
-                        if !in_toolchain(&p) && !out.contains(&p) {
-                            out.push(p);
-                        }
+                        found = Some(PathBuf::from(s));
                     }
-                    break;
+                }
+            }
+            if let Some(p) = found {
+                any = true;
+                if !in_toolchain(&p) && !out.contains(&p) {
+                    out.push(p);
                 }
             }
         }
@@ -307,8 +318,19 @@ mod tests {
         data.extend(encoded(&p47));
         let long = format!("/ws/{}/libx.rlib", "d".repeat(200));
         data.extend(encoded(&long));
+        // A path with a suffix that reads as a string too: the `3` before `/ws/…` is 51, the
+        // suffix's length (a temporary directory's random name did this in CI).
+        let tricky = "/tmp/.tmp6ueEk3/ws/target/debug/deps/libutil-4b848ec1c01b4e81.rlib";
+        assert_eq!(tricky[tricky.find("/ws/").unwrap()..].len(), b'3' as usize);
+        data.extend([1, 0]);
+        data.extend(encoded(tricky));
         let got = rlink_libraries(&data).unwrap();
-        let mut want = vec![PathBuf::from("/ws/target/debug/deps/liboutside-c2ad.rlib"), PathBuf::from(p47), PathBuf::from(long)];
+        let mut want = vec![
+            PathBuf::from("/ws/target/debug/deps/liboutside-c2ad.rlib"),
+            PathBuf::from(p47),
+            PathBuf::from(long),
+            PathBuf::from(tricky),
+        ];
         want.sort();
         assert_eq!(got, want);
         assert_eq!(rlink_libraries(b"no libraries here"), None);
@@ -332,5 +354,10 @@ mod tests {
         assert_eq!(decide(Some(&a), None, true), LinkDecision::Link(LinkReason::InputsUnknown));
         assert_eq!(decide(Some(&a), Some(&a), false), LinkDecision::Link(LinkReason::BinaryMissingOrReplaced));
         assert_eq!(decide(None, Some(&a), true), LinkDecision::Link(LinkReason::NeverLinked));
+        // A library that could not be measured, before and now: not "unchanged".
+        let mut unknown = a.clone();
+        unknown.files[0].1 = None;
+        assert_eq!(decide(Some(&unknown), Some(&unknown), true), LinkDecision::Link(LinkReason::InputsUnknown));
+        assert_eq!(decide(Some(&a), Some(&unknown), true), LinkDecision::Link(LinkReason::InputsUnknown));
     }
 }

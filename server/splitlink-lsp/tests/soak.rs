@@ -11,25 +11,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn pick<T: Clone>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())].clone()
-    }
-}
-
 fn seed() -> u64 {
     let seed = std::env::var("SPLITLINK_SOAK_SEED")
         .ok()
@@ -46,9 +27,9 @@ fn frame(body: &[u8]) -> Vec<u8> {
 }
 
 /// A valid frame, its header written one of the ways clients write it.
-fn styled(rng: &mut Rng, body: &[u8]) -> Vec<u8> {
+fn styled(rng: &mut fastrand::Rng, body: &[u8]) -> Vec<u8> {
     let n = body.len();
-    let head = match rng.below(6) {
+    let head = match rng.usize(..6) {
         0 => format!("content-length: {n}\n\n"),
         1 => format!("Content-Type: application/vscode-jsonrpc; charset=utf-8\r\nContent-Length: {n}\r\n\r\n"),
         2 => format!("\r\nCONTENT-LENGTH:{n}\r\n\r\n"),
@@ -83,9 +64,9 @@ struct Plan {
 }
 
 impl Plan {
-    fn id(&mut self, rng: &mut Rng) -> Value {
+    fn id(&mut self, rng: &mut fastrand::Rng) -> Value {
         self.next_id += 1;
-        if rng.below(2) == 0 {
+        if rng.usize(..2) == 0 {
             json!(self.next_id)
         } else {
             json!(format!("id-{}", self.next_id))
@@ -97,7 +78,7 @@ impl Plan {
     }
 
     /// A message of a valid shape, well framed, whose reply (if it has an id) is `want`.
-    fn message(&mut self, rng: &mut Rng, mut msg: Value, want: Option<Want>) {
+    fn message(&mut self, rng: &mut fastrand::Rng, mut msg: Value, want: Option<Want>) {
         if let Some(want) = want {
             let id = self.id(rng);
             msg["id"] = id.clone();
@@ -109,9 +90,9 @@ impl Plan {
     }
 
     /// A valid request that must be answered.
-    fn valid(&mut self, rng: &mut Rng) {
+    fn valid(&mut self, rng: &mut fastrand::Rng) {
         self.valid += 1;
-        match rng.below(3) {
+        match rng.usize(..3) {
             0 => self.message(rng, json!({"method": "splitlink/noSuchThing", "params": {}}), Some(Want::Error(-32601))),
             1 => self.message(rng, json!({"method": "textDocument/unknown"}), Some(Want::Error(-32601))),
             _ => self.message(
@@ -129,7 +110,7 @@ impl Plan {
 
     /// A framed body that is valid JSON but not a valid message, answered -32600 with `id`
     /// (a valid one, or null).
-    fn invalid(&mut self, rng: &mut Rng, mut msg: Value, id: Option<Value>) {
+    fn invalid(&mut self, rng: &mut fastrand::Rng, mut msg: Value, id: Option<Value>) {
         match id {
             Some(id) => {
                 msg["id"] = id.clone();
@@ -143,112 +124,124 @@ impl Plan {
 
     /// One malformed message of a random kind. With `initialized`, also known methods with
     /// wrong params (whose answers depend on the server being initialized).
-    fn malformed(&mut self, rng: &mut Rng, initialized: bool) {
+    fn malformed(&mut self, rng: &mut fastrand::Rng, initialized: bool) {
         self.messages += 1;
         let request = |id: u64| {
             let params = json!({"command": "splitlink.explain"});
             json!({"jsonrpc": "2.0", "id": id, "method": "workspace/executeCommand", "params": params}).to_string()
         };
-        match rng.below(if initialized { 14 } else { 11 }) {
+        match rng.usize(..if initialized { 14 } else { 11 }) {
             // A truncated frame: the declared length runs into the next frame.
             0 => {
-                let body = request(rng.next() >> 40);
-                let cut = 1 + rng.below(body.len() - 1);
-                let declared = body.len() + 1 + rng.below(200);
+                let body = request(rng.u64(..) >> 40);
+                let cut = 1 + rng.usize(..body.len() - 1);
+                let declared = body.len() + 1 + rng.usize(..200);
                 let mut b = format!("Content-Length: {declared}\r\n\r\n").into_bytes();
                 b.extend_from_slice(&body.as_bytes()[..cut]);
                 self.raw_junk(&b);
             }
             // A header block cut short.
             1 => {
-                let b = rng.pick(&[
-                    "Content-Length: 12",
-                    "Content-Len",
-                    "content-length:",
-                    "Content-Length: 5\r\n",
-                    "Content-Length: 5\r\nContent-Type: x",
-                    "Content-Length: 40\r\n\r\n",
-                    "Content-Length: 40\n\n{",
-                ]);
+                let b = *rng
+                    .choice(&[
+                        "Content-Length: 12",
+                        "Content-Len",
+                        "content-length:",
+                        "Content-Length: 5\r\n",
+                        "Content-Length: 5\r\nContent-Type: x",
+                        "Content-Length: 40\r\n\r\n",
+                        "Content-Length: 40\n\n{",
+                    ])
+                    .unwrap();
                 self.raw_junk(b.as_bytes());
             }
             // Junk without a line end (and sometimes with some).
             2 => {
                 const CHARS: &[u8] = b"abcxyzABCXYZ0123456789{}[]\":,.-_/\\!?#@~\x00\x01\x07\x1b\x7f\xc3\xa9\xff\xfe";
-                let len = 1 + rng.below(120);
-                let mut b: Vec<u8> = (0..len).map(|_| rng.pick(CHARS)).collect();
-                if rng.below(4) == 0 {
-                    let at = 1 + rng.below(b.len());
-                    let end = rng.pick(&[b"\r\n".as_slice(), b"\n", b"\r\n\r\n"]);
+                let len = 1 + rng.usize(..120);
+                let mut b: Vec<u8> = (0..len).map(|_| *rng.choice(CHARS).unwrap()).collect();
+                if rng.usize(..4) == 0 {
+                    let at = 1 + rng.usize(..b.len());
+                    let end = *rng.choice(&[b"\r\n".as_slice(), b"\n", b"\r\n\r\n"]).unwrap();
                     b.splice(at..at, end.iter().copied());
                 }
                 self.raw_junk(&b);
             }
             // A missing, non-numeric, absurd or wrong Content-Length.
             3 => {
-                let b = rng.pick(&[
-                    "Content-Length: abc\r\n\r\n{}",
-                    "Content-Length: -3\r\n\r\n{}",
-                    "Content-Length: 1.5\r\n\r\n{}",
-                    "Content-Length:\r\n\r\n{}",
-                    "Content-Length: 99999999999999\r\n\r\n{}",
-                    "Content-Length: 99999999999999999999999999\r\n\r\n",
-                    "Content-Length: 67108865\r\n\r\n{}",
-                    "Content-Length: 0\r\n\r\n",
-                    "Content-Length: 5\r\n\r\n{\"abcdefgh\"}",
-                    "Content-Type: application/vscode-jsonrpc\r\n\r\n{}",
-                    "Content-Length: 60000000\r\n\r\n{\"jsonrpc\"",
-                ]);
+                let b = *rng
+                    .choice(&[
+                        "Content-Length: abc\r\n\r\n{}",
+                        "Content-Length: -3\r\n\r\n{}",
+                        "Content-Length: 1.5\r\n\r\n{}",
+                        "Content-Length:\r\n\r\n{}",
+                        "Content-Length: 99999999999999\r\n\r\n{}",
+                        "Content-Length: 99999999999999999999999999\r\n\r\n",
+                        "Content-Length: 67108865\r\n\r\n{}",
+                        "Content-Length: 0\r\n\r\n",
+                        "Content-Length: 5\r\n\r\n{\"abcdefgh\"}",
+                        "Content-Type: application/vscode-jsonrpc\r\n\r\n{}",
+                        "Content-Length: 60000000\r\n\r\n{\"jsonrpc\"",
+                    ])
+                    .unwrap();
                 self.raw_junk(b.as_bytes());
             }
             // A body that is not JSON.
             4 => {
-                let body = rng.pick(&[
-                    b"{\"a\":".as_slice(),
-                    b"{nope}",
-                    b"{} x",
-                    b"\"\xff\xfe\"",
-                    b"{\"a\":\"\x01\"}",
-                    b"\xef\xbb\xbf{}",
-                    b"[1,",
-                    b"nul",
-                ]);
+                let body = *rng
+                    .choice(&[
+                        b"{\"a\":".as_slice(),
+                        b"{nope}",
+                        b"{} x",
+                        b"\"\xff\xfe\"",
+                        b"{\"a\":\"\x01\"}",
+                        b"\xef\xbb\xbf{}",
+                        b"[1,",
+                        b"nul",
+                    ])
+                    .unwrap();
                 self.raw_junk(&frame(body));
             }
             // JSON that is not an object, and batches.
             5 => {
-                let m = rng.pick(&[
-                    json!(1),
-                    json!(3.5),
-                    json!("x"),
-                    Value::Null,
-                    json!(true),
-                    json!([]),
-                    json!([1, 2]),
-                    json!([{"jsonrpc": "2.0", "id": 1, "method": "splitlink/noSuchThing"}]),
-                ]);
+                let m = rng
+                    .choice(&[
+                        json!(1),
+                        json!(3.5),
+                        json!("x"),
+                        Value::Null,
+                        json!(true),
+                        json!([]),
+                        json!([1, 2]),
+                        json!([{"jsonrpc": "2.0", "id": 1, "method": "splitlink/noSuchThing"}]),
+                    ])
+                    .unwrap()
+                    .clone();
                 self.invalid(rng, m, None);
             }
             // An id that is not an integer or a string.
             6 => {
-                let id = rng.pick(&[json!([1]), json!({"a": 1}), json!(true), json!(1.5), json!(2.0), json!(u64::MAX), Value::Null]);
+                let id = rng
+                    .choice(&[json!([1]), json!({"a": 1}), json!(true), json!(1.5), json!(2.0), json!(u64::MAX), Value::Null])
+                    .unwrap()
+                    .clone();
                 self.invalid(rng, json!({"jsonrpc": "2.0", "id": id, "method": "splitlink/noSuchThing"}), None);
             }
             // A method that is not a string; no method.
             7 => {
-                let method = rng.pick(&[json!(5), Value::Null, json!({}), json!([]), json!(false)]);
+                let method = rng.choice(&[json!(5), Value::Null, json!({}), json!([]), json!(false)]).unwrap().clone();
                 let mut m = json!({"jsonrpc": "2.0", "method": method, "params": {}});
-                if rng.below(5) == 0 {
+                if rng.usize(..5) == 0 {
                     m.as_object_mut().unwrap().remove("method");
                 }
-                let id = (rng.below(4) > 0).then(|| self.id(rng));
+                let id = (rng.usize(..4) > 0).then(|| self.id(rng));
                 self.invalid(rng, m, id);
             }
             // A jsonrpc version other than "2.0".
             8 => {
-                let v = rng.pick(&[json!("1.0"), json!(2), json!(2.0), json!("2"), Value::Null, json!("2.0 ")]);
+                let v = rng.choice(&[json!("1.0"), json!(2), json!(2.0), json!("2"), Value::Null, json!("2.0 ")]).unwrap().clone();
                 let mut m = json!({"jsonrpc": v, "method": "splitlink/noSuchThing"});
-                if rng.below(5) == 0 {
+                if rng.usize(..5) == 0 {
                     m.as_object_mut().unwrap().remove("jsonrpc");
                 }
                 let id = self.id(rng);
@@ -256,26 +249,29 @@ impl Plan {
             }
             // Params that are neither an object nor an array.
             9 => {
-                let p = rng.pick(&[json!(1), json!("x"), json!(true)]);
+                let p = rng.choice(&[json!(1), json!("x"), json!(true)]).unwrap().clone();
                 let id = self.id(rng);
                 self.invalid(rng, json!({"jsonrpc": "2.0", "method": "workspace/executeCommand", "params": p}), Some(id));
             }
             // Responses with neither or both of result and error, or a bad error; a request
             // with a result.
             10 => {
-                let m = rng.pick(&[
-                    json!({"jsonrpc": "2.0"}),
-                    json!({"jsonrpc": "2.0", "result": 1, "error": {"code": 1, "message": "m"}}),
-                    json!({"jsonrpc": "2.0", "error": {"code": "x", "message": "m"}}),
-                    json!({"jsonrpc": "2.0", "error": {"code": 1}}),
-                    json!({"jsonrpc": "2.0", "error": 5}),
-                    json!({"jsonrpc": "2.0", "method": "splitlink/noSuchThing", "result": null}),
-                ]);
+                let m = rng
+                    .choice(&[
+                        json!({"jsonrpc": "2.0"}),
+                        json!({"jsonrpc": "2.0", "result": 1, "error": {"code": 1, "message": "m"}}),
+                        json!({"jsonrpc": "2.0", "error": {"code": "x", "message": "m"}}),
+                        json!({"jsonrpc": "2.0", "error": {"code": 1}}),
+                        json!({"jsonrpc": "2.0", "error": 5}),
+                        json!({"jsonrpc": "2.0", "method": "splitlink/noSuchThing", "result": null}),
+                    ])
+                    .unwrap()
+                    .clone();
                 let id = self.id(rng);
                 self.invalid(rng, m, Some(id));
             }
             // Unknown methods: requests get -32601, notifications (and `$/` requests) nothing.
-            11 => match rng.below(4) {
+            11 => match rng.usize(..4) {
                 0 => self.message(rng, json!({"method": "", "params": []}), Some(Want::Error(-32601))),
                 1 => self.message(rng, json!({"method": "splitlink/bogus", "params": {"x": [1, 2]}}), Some(Want::Error(-32601))),
                 2 => self.message(rng, json!({"method": "splitlink/bogusNotification", "params": {}}), None),
@@ -287,26 +283,29 @@ impl Plan {
             },
             // Known methods, wrong params.
             _ => {
-                let (m, want) = rng.pick(&[
-                    (json!({"method": "textDocument/codeAction", "params": {"nope": 1}}), Some(-32602)),
-                    (json!({"method": "textDocument/codeAction", "params": []}), Some(-32602)),
-                    (json!({"method": "workspace/executeCommand", "params": {"command": 5}}), Some(-32602)),
-                    (json!({"method": "workspace/executeCommand", "params": {"command": "splitlink.nope"}}), Some(-32602)),
-                    (json!({"method": "workspace/executeCommand"}), Some(-32602)),
-                    (json!({"method": "workspace/executeCommand", "params": null}), Some(-32602)),
-                    // A second initialize, a notification sent as a request, `exit` with an id.
-                    (json!({"method": "initialize", "params": {"capabilities": 5}}), Some(-32600)),
-                    (json!({"method": "initialized", "params": {}}), Some(-32600)),
-                    (json!({"method": "exit"}), Some(-32600)),
-                    (json!({"method": "shutdown", "params": {"now": true}}), Some(-32602)),
-                    (json!({"method": "shutdown"}), None),
-                    (json!({"method": "textDocument/didSave", "params": {"textDocument": 5}}), None),
-                    (json!({"method": "workspace/didChangeWorkspaceFolders", "params": {"event": 1}}), None),
-                    (json!({"method": "workspace/didChangeWatchedFiles", "params": {"changes": "x"}}), None),
-                    (json!({"method": "window/workDoneProgress/cancel", "params": {"token": []}}), None),
-                    (json!({"method": "$/cancelRequest", "params": {"id": [1]}}), None),
-                    (json!({"method": "initialized", "params": 5}), None),
-                ]);
+                let (m, want) = rng
+                    .choice(&[
+                        (json!({"method": "textDocument/codeAction", "params": {"nope": 1}}), Some(-32602)),
+                        (json!({"method": "textDocument/codeAction", "params": []}), Some(-32602)),
+                        (json!({"method": "workspace/executeCommand", "params": {"command": 5}}), Some(-32602)),
+                        (json!({"method": "workspace/executeCommand", "params": {"command": "splitlink.nope"}}), Some(-32602)),
+                        (json!({"method": "workspace/executeCommand"}), Some(-32602)),
+                        (json!({"method": "workspace/executeCommand", "params": null}), Some(-32602)),
+                        // A second initialize, a notification sent as a request, `exit` with an id.
+                        (json!({"method": "initialize", "params": {"capabilities": 5}}), Some(-32600)),
+                        (json!({"method": "initialized", "params": {}}), Some(-32600)),
+                        (json!({"method": "exit"}), Some(-32600)),
+                        (json!({"method": "shutdown", "params": {"now": true}}), Some(-32602)),
+                        (json!({"method": "shutdown"}), None),
+                        (json!({"method": "textDocument/didSave", "params": {"textDocument": 5}}), None),
+                        (json!({"method": "workspace/didChangeWorkspaceFolders", "params": {"event": 1}}), None),
+                        (json!({"method": "workspace/didChangeWatchedFiles", "params": {"changes": "x"}}), None),
+                        (json!({"method": "window/workDoneProgress/cancel", "params": {"token": []}}), None),
+                        (json!({"method": "$/cancelRequest", "params": {"id": [1]}}), None),
+                        (json!({"method": "initialized", "params": 5}), None),
+                    ])
+                    .unwrap()
+                    .clone();
                 match want {
                     // `params: 5` is not an object or an array: -32600, id null.
                     None if m["params"] == json!(5) => {
@@ -324,11 +323,11 @@ impl Plan {
 
 /// `malformed` messages with a valid request after about one in three.
 /// Ids start after `first_id`.
-fn plan(rng: &mut Rng, malformed: usize, initialized: bool, first_id: u64) -> Plan {
+fn plan(rng: &mut fastrand::Rng, malformed: usize, initialized: bool, first_id: u64) -> Plan {
     let mut p = Plan { next_id: first_id, ..Default::default() };
     while p.messages < malformed {
         p.malformed(rng, initialized);
-        if rng.below(3) == 0 {
+        if rng.usize(..3) == 0 {
             p.valid(rng);
         }
     }
@@ -407,7 +406,7 @@ fn shutdown() -> Vec<u8> {
 async fn soak_in_process() {
     let seed = seed();
     let started = Instant::now();
-    let mut rng = Rng(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let mut p = plan(&mut rng, 8000, true, 1000);
     let (client, server) = tokio::io::duplex(1 << 20);
     let (sr, sw) = tokio::io::split(server);
@@ -436,8 +435,8 @@ async fn soak_in_process() {
     let mut cuts = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
-        let most = if rng.below(4) == 0 { 16 } else { 8192 };
-        let n = 1 + rng.below(most);
+        let most = if rng.usize(..4) == 0 { 16 } else { 8192 };
+        let n = 1 + rng.usize(..most);
         cuts.push(at..(at + n).min(bytes.len()));
         at += n;
     }
@@ -540,7 +539,7 @@ impl Drop for Child {
 fn soak_over_stdio() {
     let seed = seed();
     let started = Instant::now();
-    let mut rng = Rng(seed ^ 0x5eed);
+    let mut rng = fastrand::Rng::with_seed(seed ^ 0x5eed);
     let before = plan(&mut rng, 60, false, 1000);
     let mut p = plan(&mut rng, 300, true, 1_000_000);
     let mut child = Child(

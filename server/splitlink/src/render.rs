@@ -20,12 +20,12 @@ pub struct Renderer {
     quiet: bool,
     color: bool,
     /// Packages a `Compiling` line was printed for in this build.
-    compiling: Vec<String>,
+    compiling: std::collections::HashSet<String>,
 }
 
 impl Renderer {
     pub fn new(json: bool, verbose: bool, quiet: bool) -> Renderer {
-        Renderer { json, verbose, quiet, color: std::io::stderr().is_terminal(), compiling: Vec::new() }
+        Renderer { json, verbose, quiet, color: std::io::stderr().is_terminal(), compiling: Default::default() }
     }
 
     fn status(&self, verb: &str, rest: &str) {
@@ -135,7 +135,7 @@ impl Sink for Renderer {
                 let label = unit_label(&u);
                 if !self.compiling.contains(&label) {
                     self.status("Compiling", &label);
-                    self.compiling.push(label);
+                    self.compiling.insert(label);
                 }
             }
             BuildEvent::Linking(u) => self.status("Linking", &link_label(&u, "")),

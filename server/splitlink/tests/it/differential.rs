@@ -12,19 +12,6 @@ use crate::fixture;
 use std::path::Path;
 use std::process::Command;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One random edit: what it was, and whether it must go through cargo (`None`: either).
 struct Step {
     what: &'static str,
@@ -33,7 +20,7 @@ struct Step {
 
 trait Layout: std::fmt::Debug {
     fn files(&self) -> Vec<(String, String)>;
-    fn mutate(&mut self, rng: &mut Rng) -> Step;
+    fn mutate(&mut self, rng: &mut fastrand::Rng) -> Step;
     /// Binaries the workspace has now (names under `target/debug/`).
     fn bins(&self) -> Vec<String>;
     /// The directory of the workspace inside the copy (where to build).
@@ -67,7 +54,7 @@ fn steps(default: usize) -> usize {
 /// Apply `n` random edits to twin copies; after each, build one with splitlink and one with
 /// cargo and compare every binary's output. Returns (relinks, skipped links, builds through cargo).
 fn differential(mut layout: impl Layout, seed: u64, n: usize) -> (usize, usize, usize) {
-    let mut rng = Rng(seed);
+    let mut rng = fastrand::Rng::with_seed(seed);
     let tmp = tempfile::tempdir().unwrap();
     let ours = tmp.path().join("splitlink");
     let theirs = tmp.path().join("cargo");
@@ -179,23 +166,23 @@ impl Layout for TwoCrates {
         files
     }
 
-    fn mutate(&mut self, rng: &mut Rng) -> Step {
+    fn mutate(&mut self, rng: &mut fastrand::Rng) -> Step {
         let p = self;
-        let what = match rng.below(11) {
+        let what = match rng.u64(..11) {
             0 => {
-                p.base = 1 + rng.below(9);
+                p.base = 1 + rng.u64(..9);
                 "lib constant"
             }
             1 => {
-                p.label = LABELS[rng.below(LABELS.len() as u64) as usize];
+                p.label = LABELS[rng.u64(..LABELS.len() as u64) as usize];
                 "bin string"
             }
             2 => {
-                p.generic_mul = 1 + rng.below(5);
+                p.generic_mul = 1 + rng.u64(..5);
                 "generic body in lib (instantiated in bin)"
             }
             3 => {
-                p.inline_add = rng.below(5);
+                p.inline_add = rng.u64(..5);
                 "#[inline] body in lib"
             }
             4 => {
@@ -216,8 +203,8 @@ impl Layout for TwoCrates {
             }
             8 => {
                 p.extra_module = match p.extra_module {
-                    Some(_) if rng.below(2) == 0 => None,
-                    _ => Some(rng.below(100)),
+                    Some(_) if rng.u64(..2) == 0 => None,
+                    _ => Some(rng.u64(..100)),
                 };
                 "module added/changed/removed"
             }
@@ -363,12 +350,12 @@ impl Layout for RealShape {
         f
     }
 
-    fn mutate(&mut self, rng: &mut Rng) -> Step {
+    fn mutate(&mut self, rng: &mut fastrand::Rng) -> Step {
         let p = self;
-        let pick = |rng: &mut Rng, v: &[&'static str]| v[rng.below(v.len() as u64) as usize];
-        let (what, cargo) = match rng.below(18) {
+        let pick = |rng: &mut fastrand::Rng, v: &[&'static str]| v[rng.u64(..v.len() as u64) as usize];
+        let (what, cargo) = match rng.u64(..18) {
             0 => {
-                p.lib_value = rng.below(50);
+                p.lib_value = rng.u64(..50);
                 ("root lib body (same name as the bin)", Some(false))
             }
             1 => {
@@ -376,7 +363,7 @@ impl Layout for RealShape {
                 ("root bin body (same name as the lib)", Some(false))
             }
             2 => {
-                p.util_value = rng.below(50);
+                p.util_value = rng.u64(..50);
                 ("nested member constant", Some(false))
             }
             3 => {
@@ -388,7 +375,7 @@ impl Layout for RealShape {
                 ("nested member line-shifting comment", Some(false))
             }
             5 => {
-                p.generic_add = rng.below(9);
+                p.generic_add = rng.u64(..9);
                 ("generic body in a member, instantiated in the bin", Some(false))
             }
             6 => {
@@ -397,17 +384,17 @@ impl Layout for RealShape {
             }
             7 => {
                 p.util_extra_module = match p.util_extra_module {
-                    Some(_) if rng.below(2) == 0 => None,
-                    _ => Some(rng.below(100)),
+                    Some(_) if rng.u64(..2) == 0 => None,
+                    _ => Some(rng.u64(..100)),
                 };
                 ("module added/changed/removed in a member", Some(false))
             }
             8 => {
-                p.macro_value = rng.below(100);
+                p.macro_value = rng.u64(..100);
                 ("proc-macro body", Some(false))
             }
             9 => {
-                p.outside_value = rng.below(100);
+                p.outside_value = rng.u64(..100);
                 ("path dependency outside the workspace: body", Some(true))
             }
             10 => {
@@ -426,14 +413,14 @@ impl Layout for RealShape {
                         ("bin in src/bin edited", Some(false))
                     }
                     None => {
-                        p.tools.push((name, 1 + rng.below(5)));
+                        p.tools.push((name, 1 + rng.u64(..5)));
                         ("bin added to src/bin", Some(true))
                     }
                 }
             }
             12 => {
                 // A rename: one bin goes, another comes with the same content.
-                let from = rng.below(p.tools.len() as u64) as usize;
+                let from = rng.u64(..p.tools.len() as u64) as usize;
                 let to = pick(rng, TOOLS);
                 if p.tools.iter().any(|(n, _)| *n == to) {
                     ("bin renamed onto an existing one (nothing)", Some(false))
@@ -457,8 +444,8 @@ impl Layout for RealShape {
                 ("[workspace.package] version", Some(true))
             }
             16 => {
-                let i = rng.below(p.tools.len() as u64) as usize;
-                p.tools[i].1 = 1 + rng.below(5);
+                let i = rng.u64(..p.tools.len() as u64) as usize;
+                p.tools[i].1 = 1 + rng.u64(..5);
                 ("bin in src/bin edited", Some(false))
             }
             _ => ("nothing (identical saves)", Some(false)),

@@ -81,3 +81,37 @@ fn two_records_for_one_unit_send_the_build_through_cargo() {
     assert!(o.success && !o.cargo, "{o:#?}");
     assert_eq!(fixture::run_binary(&dir, "app"), "value 12");
 }
+
+/// A workspace under `…/x3/ws`: in the bin's `.rlink`, the `3` before `/ws/target/debug/deps/
+/// libutil-<hash>.rlib` is that suffix's length (51), so the suffix reads as a string too. The
+/// link must still see the library's objects change (it once read the suffix, a path that does
+/// not exist, measured nothing on both sides and skipped the link: a stale binary).
+#[test]
+fn a_library_path_whose_suffix_reads_as_a_string_still_relinks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("x3").join("ws");
+    let files = [
+        ("Cargo.toml", "[workspace]\nresolver = \"2\"\nmembers = [\"app\", \"util\"]\n"),
+        ("util/Cargo.toml", "[package]\nname = \"util\"\nversion = \"0.1.0\"\nedition = \"2021\"\n"),
+        ("util/src/lib.rs", "pub fn version() -> u32 {\n    1\n}\n"),
+        (
+            "app/Cargo.toml",
+            "[package]\nname = \"app\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[dependencies]\nutil = { path = \"../util\" }\n",
+        ),
+        ("app/src/main.rs", "fn main() {\n    println!(\"v={}\", util::version());\n}\n"),
+    ];
+    fixture::write_files(&dir, &files.map(|(p, t)| (p.to_string(), t.to_string())));
+    let o = fixture::build(&dir, &[]);
+    assert!(o.success, "{o:#?}");
+    assert_eq!(fixture::run_binary(&dir, "app"), "v=1");
+    for v in [2, 3] {
+        fixture::apply(
+            &dir,
+            &fixture::Edit::Write { path: "util/src/lib.rs".into(), text: format!("pub fn version() -> u32 {{\n    {v}\n}}\n") },
+        );
+        let o = fixture::build(&dir, &[]);
+        assert!(o.success && !o.cargo, "{o:#?}");
+        assert_eq!(o.linked, vec!["app(bin)".to_string()], "{o:#?}");
+        assert_eq!(fixture::run_binary(&dir, "app"), format!("v={v}"));
+    }
+}
