@@ -13,6 +13,7 @@ mod measure;
 mod real;
 mod realcheck;
 mod report;
+mod testloop;
 mod watch;
 
 use anyhow::{bail, Context, Result};
@@ -63,6 +64,10 @@ struct Cli {
     /// exits non-zero if a check fails (with --write-docs: docs/real-code.md)
     #[arg(long)]
     real_check: bool,
+    /// Instead of the build benchmark: the edit→test loop, `splitlink test` (plain and
+    /// `--changed`) against `cargo test` (with --write-docs: docs/benchmarks-test.md)
+    #[arg(long)]
+    test_loop: bool,
     /// Workspaces of --real-check
     #[arg(long, value_delimiter = ',', default_values_t = ["ripgrep".to_string(), "cargo".to_string()])]
     real: Vec<String>,
@@ -332,6 +337,18 @@ fn run() -> Result<bool> {
             std::fs::write(&path, text)?;
             eprintln!("== wrote {}", path.display());
         }
+        return Ok(true);
+    }
+    if cli.test_loop {
+        let text =
+            testloop::run(&splitlink, &bench_dir, cli.real_repeats.unwrap_or(cli.repeats), !cli.skip_real, &cli.ripgrep_version, &env)?;
+        println!("{text}");
+        if cli.write_docs {
+            let path = repo.join("docs/benchmarks-test.md");
+            std::fs::write(&path, &text)?;
+            eprintln!("== wrote {}", path.display());
+        }
+        eprintln!("== test-loop benchmark done in {:.1} min", t0.elapsed().as_secs_f64() / 60.0);
         return Ok(true);
     }
     if cli.real_check {

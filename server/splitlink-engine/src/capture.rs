@@ -266,6 +266,7 @@ fn run_cargo(
     let mut messages = Vec::new();
     let mut shown = Vec::new();
     let mut verbose = VerboseReader::default();
+    let mut no_library = false;
     for out in rx {
         match out {
             Out::Stdout(line) => {
@@ -287,6 +288,12 @@ fn run_cargo(
                     if status && (quiet || doc || plain.trim_start().starts_with("Finished ")) {
                         continue;
                     }
+                    // `cargo test --doc` on packages none of which has a library: no doctests
+                    // (what `cargo test` does silently).
+                    if doc_record.is_some() && plain.starts_with("error: no library targets found in package") {
+                        no_library = true;
+                        continue;
+                    }
                     sink.event(BuildEvent::CargoOutput(l));
                 }
             },
@@ -298,7 +305,7 @@ fn run_cargo(
     if let Some(c) = cancel {
         c.unregister(child.id());
     }
-    Ok((status.success(), messages, shown))
+    Ok((status.success() || no_library, messages, shown))
 }
 
 /// What tells two of cargo's artifact messages apart (all but freshness).
@@ -433,6 +440,13 @@ fn capture_inner(
     }
 
     let profile = sel.profile_name();
+    // Units of a test selection are keyed apart from a build selection's even under one profile
+    // (`--release`): `cargo test` may build a library with other dependency features
+    // (dev-dependencies), and one key must never stand for two invocations.
+    let key_profile = match sel.command {
+        crate::CargoCommand::Test if profile != "test" => format!("{profile} (test)"),
+        _ => profile.clone(),
+    };
     let parent_env: BTreeMap<String, String> = std::env::vars().collect();
     let mut compiled = Vec::new();
     let mut linked = Vec::new();
@@ -455,7 +469,7 @@ fn capture_inner(
             continue;
         }
         let triple = artifact_triple(a, &meta.target_dir, profile_dir(&profile));
-        let key = UnitKey::from_cargo_message(a, &profile, triple.as_deref());
+        let key = UnitKey::from_cargo_message(a, &key_profile, triple.as_deref());
         if unit_keys.contains(&key) {
             ambiguous.push(format!("cargo reported two units as {key}"));
             continue;
@@ -692,7 +706,7 @@ fn capture_inner(
                 name: "build-script-build".into(),
                 crate_types: vec![],
                 mode: Mode::RunCustomBuild,
-                profile: profile.clone(),
+                profile: key_profile.clone(),
                 features: vec![],
                 target: None,
             },

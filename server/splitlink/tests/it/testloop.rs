@@ -272,3 +272,22 @@ fn watch_test_reruns_only_relinked_binaries() {
     let status = child.wait().unwrap();
     assert!(status.success(), "watch exits 0 on SIGINT");
 }
+
+#[test]
+fn a_package_without_a_library_has_no_doctests_and_tests_its_bin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("binonly");
+    fixture::write_files(
+        &dir,
+        &[
+            ("Cargo.toml".into(), "[package]\nname = \"binonly\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".into()),
+            ("src/main.rs".into(), "fn main() {}\n\n#[test]\nfn works() {\n    assert_eq!(1 + 1, 2);\n}\n".into()),
+        ],
+    );
+    let out = splitlink(&dir, &["test", "--message-format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let runs = test_runs(&out);
+    assert_eq!(runs.len(), 1, "{runs:#?}");
+    assert_eq!(runs[0]["passed"], 1);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("no library targets"), "{}", text(&out));
+}
