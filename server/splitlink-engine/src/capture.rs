@@ -440,13 +440,12 @@ fn capture_inner(
     }
 
     let profile = sel.profile_name();
-    // Units of a test selection are keyed apart from a build selection's even under one profile
-    // (`--release`): `cargo test` may build a library with other dependency features
-    // (dev-dependencies), and one key must never stand for two invocations.
-    let key_profile = match sel.command {
-        crate::CargoCommand::Test if profile != "test" => format!("{profile} (test)"),
-        _ => profile.clone(),
-    };
+    // Units are keyed by the profile's output directory (with the digest of cargo's profile
+    // object and `-C metadata`), not by the profile the command names: `cargo build
+    // --all-targets` and `cargo test --no-run` build the same test units (same metadata, same
+    // files), and a library that `cargo test` builds against other dependency features
+    // (dev-dependencies) has another metadata, hence another key.
+    let key_profile = profile_dir(&profile).to_string();
     let parent_env: BTreeMap<String, String> = std::env::vars().collect();
     let mut compiled = Vec::new();
     let mut linked = Vec::new();
@@ -469,28 +468,47 @@ fn capture_inner(
             continue;
         }
         let triple = artifact_triple(a, &meta.target_dir, profile_dir(&profile));
-        let key = UnitKey::from_cargo_message(a, &key_profile, triple.as_deref());
+        // cargo's message has no `-C metadata`: the key is completed from the matched record,
+        // or, for a unit cargo found fresh, from the one stored record of this target whose
+        // files are the artifact's.
+        let base = UnitKey::from_cargo_message(a, &key_profile, triple.as_deref());
+        let mut cands: Vec<usize> = (0..records.len()).filter(|i| record_matches(a, &base, &records[*i].invocation)).collect();
+        if cands.len() > 1 {
+            cands.retain(|i| same_outputs(a, &records[*i].invocation));
+        }
+        let (key, rec) = match cands.as_slice() {
+            [] => {
+                let stored: Vec<&UnitKey> = state
+                    .units
+                    .iter()
+                    .filter(|(k, u)| k.same_target(&base) && same_outputs(a, &u.spec.invocation))
+                    .map(|(k, _)| k)
+                    .collect();
+                match stored.as_slice() {
+                    [k] => ((*k).clone(), None),
+                    [] => (base, None),
+                    _ => {
+                        ambiguous.push(format!("{} stored records match {base}", stored.len()));
+                        continue;
+                    }
+                }
+            }
+            [i] => {
+                let key = base.with_metadata(records[*i].invocation.metadata());
+                if let Some(other) = claimed.insert(*i, key.clone()) {
+                    ambiguous.push(format!("one rustc invocation matches both {other} and {key}"));
+                }
+                (key, Some(&records[*i]))
+            }
+            _ => {
+                ambiguous.push(format!("{} rustc invocations match {base}", cands.len()));
+                continue;
+            }
+        };
         if unit_keys.contains(&key) {
             ambiguous.push(format!("cargo reported two units as {key}"));
             continue;
         }
-        let mut cands: Vec<usize> = (0..records.len()).filter(|i| record_matches(a, &key, &records[*i].invocation)).collect();
-        if cands.len() > 1 {
-            cands.retain(|i| same_outputs(a, &records[*i].invocation));
-        }
-        let rec = match cands.as_slice() {
-            [] => None,
-            [i] => {
-                if let Some(other) = claimed.insert(*i, key.clone()) {
-                    ambiguous.push(format!("one rustc invocation matches both {other} and {key}"));
-                }
-                Some(&records[*i])
-            }
-            _ => {
-                ambiguous.push(format!("{} rustc invocations match {key}", cands.len()));
-                None
-            }
-        };
         match rec {
             Some(r) => {
                 let mut inv = r.invocation.clone();
@@ -552,9 +570,8 @@ fn capture_inner(
                 unit_keys.push(key);
             }
             // Fresh for cargo: the invocation recorded when cargo last ran it still holds.
-            None if cands.is_empty() && state.units.contains_key(&key) => unit_keys.push(key),
-            None if cands.is_empty() => missing.push((key.clone(), key.package_name())),
-            None => {}
+            None if state.units.contains_key(&key) => unit_keys.push(key),
+            None => missing.push((key.clone(), key.package_name())),
         }
     }
 
@@ -709,6 +726,8 @@ fn capture_inner(
                 profile: key_profile.clone(),
                 features: vec![],
                 target: None,
+                // cargo's hash of the run unit names its OUT_DIR (`build/pkg-HASH/out`).
+                metadata: out_dir.parent().and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             },
             package_dir: pkg_dir,
             out_dir: out_dir.clone(),

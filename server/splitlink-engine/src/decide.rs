@@ -206,6 +206,7 @@ mod tests {
             profile: "dev".into(),
             features: vec![],
             target: None,
+            metadata: String::new(),
         }
     }
 

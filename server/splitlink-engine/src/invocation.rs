@@ -96,6 +96,11 @@ impl Invocation {
         parse_args(&self.args).into_iter().filter_map(|(f, v, _)| f.map(|f| (f.to_string(), v.to_string()))).collect()
     }
 
+    /// cargo's `-C metadata` value, if any.
+    pub fn metadata(&self) -> Option<&str> {
+        self.codegen("metadata")
+    }
+
     /// The `--target` triple, if any.
     pub fn target_triple(&self) -> Option<&str> {
         self.values("--target").first().copied()

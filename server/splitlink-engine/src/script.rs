@@ -390,6 +390,7 @@ mod tests {
                 profile: String::new(),
                 features: vec![],
                 target: None,
+                metadata: String::new(),
             },
             package_dir: root.to_path_buf(),
             out_dir: out_dir.clone(),

@@ -4,7 +4,10 @@
 //! Invariant: two different units never share a key. A package's lib and bin may share a target
 //! name (`src/lib.rs` + `src/main.rs`), so the key holds the target kind and crate types; a
 //! library compiled twice (for a build script and for the target, with other features or
-//! profile settings) differs in features, profile or target triple.
+//! profile settings) differs in features, profile or target triple; and one target compiled by
+//! two selections against differently built dependencies (`-p app` vs the whole workspace, whose
+//! feature unification turns on more features of a dependency) differs in cargo's `-C metadata`,
+//! which hashes the unit together with its dependencies (and names its files).
 
 use crate::digest::Hasher;
 use serde::{Deserialize, Serialize};
@@ -37,12 +40,15 @@ pub struct UnitKey {
     pub crate_types: Vec<String>,
     pub mode: Mode,
     /// Short digest of cargo's profile object for the unit (opt-level, debuginfo, …) and the
-    /// selected profile's name.
+    /// profile's output directory (`debug` for `dev` and `test`, `release`, a custom profile's name).
     pub profile: String,
     /// Activated features, sorted.
     pub features: Vec<String>,
     /// The `--target` triple, `None` when compiled for the host without one.
     pub target: Option<String>,
+    /// cargo's `-C metadata` for the unit (empty until the capture matched it to its rustc
+    /// invocation; cargo's JSON messages do not carry it).
+    pub metadata: String,
 }
 
 impl UnitKey {
@@ -69,7 +75,19 @@ impl UnitKey {
             profile: format!("{profile_name}#{}", h.finish().short()),
             features,
             target: target.map(String::from),
+            metadata: String::new(),
         }
+    }
+
+    /// This key with cargo's `-C metadata` of the unit's invocation.
+    pub fn with_metadata(&self, metadata: Option<&str>) -> UnitKey {
+        UnitKey { metadata: metadata.unwrap_or("").to_string(), ..self.clone() }
+    }
+
+    /// Whether `other` is this unit up to `-C metadata` (the same target, mode, profile,
+    /// features and triple, maybe built against other dependencies).
+    pub fn same_target(&self, other: &UnitKey) -> bool {
+        self.with_metadata(None) == other.with_metadata(None)
     }
 
     /// The package's name, from its id (`…#name@1.0.0`, or `…/name#1.0.0`).
@@ -150,6 +168,16 @@ mod tests {
         assert_eq!(lib_test.to_string(), "app (lib test)");
         let tool = UnitKey::from_cargo_message(&msg("bin", "tool", false), "dev", None);
         assert_eq!(tool.to_string(), "app::tool (bin)");
+    }
+
+    #[test]
+    fn one_target_built_against_other_dependencies_is_another_unit() {
+        let base = UnitKey::from_cargo_message(&msg("lib", "util", false), "dev", None);
+        let a = base.with_metadata(Some("1f"));
+        let b = base.with_metadata(Some("2e"));
+        assert_ne!(a, b);
+        assert!(a.same_target(&b));
+        assert_eq!(a.to_string(), b.to_string());
     }
 
     #[test]

@@ -83,6 +83,12 @@ pub struct Selection {
 }
 
 impl Selection {
+    /// What `cargo test` builds with this selection's packages, profile and features (its
+    /// target flags dropped): the selection a front-end's test command builds.
+    pub fn for_tests(&self) -> Selection {
+        Selection { command: CargoCommand::Test, targets: Targets::default(), ..self.clone() }
+    }
+
     /// The package and feature flags, shared by every cargo command the capture runs.
     fn package_args(&self) -> Vec<String> {
         let mut a = Vec::new();

@@ -46,6 +46,7 @@ fixtures!(
     outside_path_dep,
     root_build_script_nested,
     script_out_dir,
+    feature_unification,
 );
 
 /// Two records claiming one unit in splitlink's state: never a guess, the build goes through
