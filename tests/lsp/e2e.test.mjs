@@ -30,6 +30,7 @@ const uri = (p) => pathToFileURL(path.join(ws, p)).toString();
 let child, conn;
 const diagnostics = new Map();
 const finished = [];
+const testRuns = [];
 const progress = [];
 const waiters = [];
 const registrations = [];
@@ -48,6 +49,7 @@ function waitFor(pred, what, ms = 60000) {
 const buildAfter = (n) => waitFor(() => finished.length > n && finished[finished.length - 1], `build #${n + 1}`);
 async function save(p, text) {
   const n = finished.length;
+  fs.mkdirSync(path.dirname(path.join(ws, p)), { recursive: true });
   fs.writeFileSync(path.join(ws, p), text);
   conn.sendNotification('textDocument/didSave', { textDocument: { uri: uri(p) } });
   return buildAfter(n);
@@ -59,6 +61,7 @@ before(async () => {
   conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
   conn.onNotification('textDocument/publishDiagnostics', (p) => { diagnostics.set(p.uri, p.diagnostics); notify(); });
   conn.onNotification('splitlink/buildFinished', (p) => { finished.push(p); notify(); });
+  conn.onNotification('splitlink/testFinished', (p) => { testRuns.push(p); notify(); });
   conn.onNotification('$/progress', (p) => { progress.push(p); notify(); });
   conn.onNotification('window/logMessage', () => {});
   conn.onRequest('window/workDoneProgress/create', () => null);
@@ -121,7 +124,8 @@ test('a linker error (undefined extern symbol) appears on the call, the declarat
   const fixed = await save('app/src/main.rs', 'fn main() {\n    println!("{}", ffi::fine());\n}\n');
   assert.equal(fixed.success, true);
   assert.deepEqual(fixed.linked, []);
-  assert.deepEqual(fixed.linkSkipped, ['app']);
+  // All targets by default: the binary's unit-test build is skipped as well.
+  assert.deepEqual(fixed.linkSkipped.sort(), ['app', 'app (test)']);
   await waitFor(() => (diagnostics.get(uri('ffi/src/lib.rs')) || []).length === 0, 'link diagnostic cleared');
 });
 
@@ -129,9 +133,86 @@ test('a comment edit compiles but skips the link', async () => {
   const b = await save('app/src/main.rs', 'fn main() { // comment\n    println!("{}", ffi::fine());\n}\n');
   assert.equal(b.success, true);
   assert.equal(b.cargoInvoked, false);
-  assert.deepEqual(b.compiled, ['app']);
-  assert.deepEqual(b.linkSkipped, ['app']);
+  assert.deepEqual(b.compiled.sort(), ['app', 'app (test)']);
+  assert.deepEqual(b.linkSkipped.sort(), ['app', 'app (test)']);
   assert.deepEqual(b.linked, []);
+});
+
+test('all targets by default: an error in an integration test appears at its line', async () => {
+  const bad = await save('app/tests/it.rs', '#[test]\nfn adds() {\n    let n: u8 = "two";\n    assert_eq!(n, 2);\n}\n');
+  assert.equal(bad.success, false, JSON.stringify(bad));
+  const d = await waitFor(() => (diagnostics.get(uri('app/tests/it.rs')) || []).find((d) => d.severity === 1), 'error in tests/it.rs');
+  assert.equal(d.range.start.line, 2);
+  assert.equal(d.code, 'E0308');
+  const fixed = await save('app/tests/it.rs', '#[test]\nfn adds() {\n    assert_eq!(1 + 1, 2);\n}\n');
+  assert.equal(fixed.success, true, JSON.stringify(fixed));
+  assert.ok(fixed.linked.includes('it (test)'), JSON.stringify(fixed));
+  await waitFor(() => (diagnostics.get(uri('app/tests/it.rs')) || []).length === 0, 'error cleared');
+});
+
+const testAfter = (n) => waitFor(() => testRuns.length > n && testRuns[testRuns.length - 1], `test run #${n + 1}`, 120000);
+const withTest = (assertion) => `${files['ffi/src/lib.rs']}\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn fine_is_five() {\n        ${assertion};\n    }\n}\n`;
+
+test('splitlink.test: a failed test is a diagnostic at its panic line, cleared when it passes', async () => {
+  const text = withTest('assert_eq!(super::fine(), 6, "fine should be six")');
+  const line = text.split('\n').findIndex((l) => l.includes('assert_eq!')); // 0-based
+  const b = await save('ffi/src/lib.rs', text);
+  assert.equal(b.success, true, JSON.stringify(b));
+  let n = testRuns.length;
+  await conn.sendRequest('workspace/executeCommand', { command: 'splitlink.test', arguments: [] });
+  const failed = await testAfter(n);
+  assert.equal(failed.success, false, JSON.stringify(failed));
+  assert.equal(failed.failed, 1, JSON.stringify(failed));
+  assert.ok(failed.passed >= 1, JSON.stringify(failed)); // tests/it.rs
+  const f = failed.failures[0];
+  assert.equal(f.test, 'tests::fine_is_five');
+  assert.equal(f.uri, uri('ffi/src/lib.rs'));
+  assert.equal(f.line, line + 1);
+  const d = await waitFor(() => (diagnostics.get(uri('ffi/src/lib.rs')) || []).find((d) => d.source === 'splitlink test'), 'test failure diagnostic');
+  assert.equal(d.range.start.line, line);
+  assert.equal(d.severity, 1);
+  assert.match(d.message, /tests::fine_is_five/);
+  assert.match(d.message, /fine should be six/);
+  // Fixed: the next run passes and the diagnostic goes.
+  const ok = await save('ffi/src/lib.rs', withTest('assert_eq!(super::fine(), 5, "fine should be five")'));
+  assert.equal(ok.success, true, JSON.stringify(ok));
+  n = testRuns.length;
+  await conn.sendRequest('workspace/executeCommand', { command: 'splitlink.test', arguments: [] });
+  const passed = await testAfter(n);
+  assert.equal(passed.success, true, JSON.stringify(passed));
+  assert.equal(passed.failed, 0);
+  await waitFor(() => !(diagnostics.get(uri('ffi/src/lib.rs')) || []).some((d) => d.source === 'splitlink test'), 'test diagnostic cleared');
+  // Only what changed: nothing relinked since, so no test binary runs again.
+  n = testRuns.length;
+  await conn.sendRequest('workspace/executeCommand', { command: 'splitlink.test', arguments: [{ changed: true }] });
+  const again = await testAfter(n);
+  assert.equal(again.success, true, JSON.stringify(again));
+  assert.equal(again.ran, 0, JSON.stringify(again));
+  assert.ok(again.unchanged >= 3, JSON.stringify(again));
+});
+
+test('testOnSave: each successful build runs the test binaries that changed', async () => {
+  let n = testRuns.length;
+  conn.sendNotification('workspace/didChangeConfiguration', { settings: { splitlink: { testOnSave: true } } });
+  const first = await testAfter(n);
+  assert.equal(first.success, true, JSON.stringify(first));
+  assert.equal(first.ran, 0, `nothing relinked since the last passing run: ${JSON.stringify(first)}`);
+  n = testRuns.length;
+  const text = withTest('assert_eq!(super::fine(), 7, "fine should be seven")');
+  const b = await save('ffi/src/lib.rs', text);
+  assert.equal(b.success, true, JSON.stringify(b));
+  const failed = await testAfter(n);
+  assert.equal(failed.failed, 1, JSON.stringify(failed));
+  assert.ok(failed.ran >= 1 && failed.unchanged >= 1, `only the relinked binaries ran: ${JSON.stringify(failed)}`);
+  await waitFor(() => (diagnostics.get(uri('ffi/src/lib.rs')) || []).some((d) => d.source === 'splitlink test' && /seven/.test(d.message)), 'failure on save');
+  n = testRuns.length;
+  await save('ffi/src/lib.rs', withTest('assert_eq!(super::fine(), 5, "fine should be five")'));
+  const fixed = await testAfter(n);
+  assert.equal(fixed.success, true, JSON.stringify(fixed));
+  await waitFor(() => !(diagnostics.get(uri('ffi/src/lib.rs')) || []).some((d) => d.source === 'splitlink test'), 'failure cleared on save');
+  conn.sendNotification('workspace/didChangeConfiguration', { settings: { splitlink: { testOnSave: false } } });
+  await buildAfter(finished.length);
+  await save('ffi/src/lib.rs', files['ffi/src/lib.rs']);
 });
 
 test('work-done progress begins and ends for each build', async () => {

@@ -19,11 +19,14 @@ import {
   RunOutputParams,
   RunStatusParams,
   SERVER_COMMANDS,
+  TEST_FINISHED,
+  TEST_STARTED,
+  TestFinishedParams,
   WorkDoneProgressValue,
 } from './protocol';
 import { resolveServerPath } from './serverPath';
 import { changeKind, didChangeConfigurationParams, toServerSettings } from './settings';
-import { BuildState, ErrorCounts, buildSummaryLine, isLinkCode, onBuildFinished, onProgress, statusView } from './status';
+import { BuildState, ErrorCounts, TestState, buildSummaryLine, isLinkCode, onBuildFinished, onProgress, statusView, testSummaryLine, testView } from './status';
 
 /** What `activate` returns: used by the extension-host tests, and by anyone scripting VS Code. */
 export interface SplitlinkApi {
@@ -39,6 +42,11 @@ export interface SplitlinkApi {
   runOutput(): RunOutputParams[];
   /** The running language client, if any. */
   client(): LanguageClient | undefined;
+  /** The test status bar item's current text. */
+  testStatusText(): string;
+  /** The last `splitlink/testFinished`. */
+  lastTestRun(): TestFinishedParams | undefined;
+  readonly onTestFinished: vscode.Event<TestFinishedParams>;
 }
 
 const INSTALL_HINT = 'cargo install --path server/splitlink --locked';
@@ -54,6 +62,10 @@ class Splitlink implements SplitlinkApi {
   private readonly output: vscode.OutputChannel;
   private readonly status: vscode.StatusBarItem;
   private readonly runItem: vscode.StatusBarItem;
+  private readonly testItem: vscode.StatusBarItem;
+  private testState: TestState = { kind: 'idle' };
+  private readonly testEmitter = new vscode.EventEmitter<TestFinishedParams>();
+  readonly onTestFinished = this.testEmitter.event;
   private readonly buildEmitter = new vscode.EventEmitter<BuildFinishedParams>();
   private readonly runEmitter = new vscode.EventEmitter<RunStatusParams>();
   private readonly explainEmitter = new vscode.EventEmitter<vscode.Uri>();
@@ -71,14 +83,31 @@ class Splitlink implements SplitlinkApi {
     this.runItem = vscode.window.createStatusBarItem('splitlink.run', vscode.StatusBarAlignment.Left, 9);
     this.runItem.name = 'splitlink running binary';
     this.runItem.command = 'splitlink.stopBinary';
-    context.subscriptions.push(this.output, this.status, this.runItem, this.buildEmitter, this.runEmitter, this.explainEmitter, this.statusEmitter);
+    this.testItem = vscode.window.createStatusBarItem('splitlink.test', vscode.StatusBarAlignment.Left, 8);
+    this.testItem.name = 'splitlink tests';
+    this.testItem.command = 'splitlink.runTests';
+    context.subscriptions.push(
+      this.output,
+      this.status,
+      this.runItem,
+      this.testItem,
+      this.buildEmitter,
+      this.runEmitter,
+      this.explainEmitter,
+      this.statusEmitter,
+      this.testEmitter,
+    );
     this.render();
+    this.renderTests();
     this.status.show();
+    this.testItem.show();
 
     const cmd = (id: string, f: (...args: any[]) => unknown) => context.subscriptions.push(vscode.commands.registerCommand(id, f));
     cmd('splitlink.buildWorkspace', () => this.execute(SERVER_COMMANDS.build));
     cmd('splitlink.runBinary', (name?: string) => this.run(name));
     cmd('splitlink.stopBinary', () => this.execute(SERVER_COMMANDS.stop));
+    cmd('splitlink.runTests', () => this.execute(SERVER_COMMANDS.test));
+    cmd('splitlink.runChangedTests', () => this.execute(SERVER_COMMANDS.test, [{ changed: true }]));
     cmd('splitlink.explainBuild', () => this.explain());
     cmd('splitlink.showOutput', () => this.output.show(true));
     cmd('splitlink.restartServer', () => this.restart());
@@ -105,6 +134,12 @@ class Splitlink implements SplitlinkApi {
   client(): LanguageClient | undefined {
     return this.lc;
   }
+  testStatusText(): string {
+    return this.testItem.text;
+  }
+  lastTestRun(): TestFinishedParams | undefined {
+    return this.testState.kind === 'finished' ? this.testState.run : undefined;
+  }
 
   // --- status -------------------------------------------------------------------------------
   private setState(s: BuildState): void {
@@ -116,7 +151,7 @@ class Splitlink implements SplitlinkApi {
     const counts = { link: 0, compile: 0 };
     this.lc?.diagnostics?.forEach((_uri, diags) => {
       for (const d of diags) {
-        if (d.severity !== vscode.DiagnosticSeverity.Error) continue;
+        if (d.severity !== vscode.DiagnosticSeverity.Error || d.source === 'splitlink test') continue;
         if (isLinkCode(d.code)) counts.link++;
         else counts.compile++;
       }
@@ -135,6 +170,16 @@ class Splitlink implements SplitlinkApi {
     this.status.backgroundColor =
       v.severity === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : v.severity === 'warning' ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     if (changed) this.statusEmitter.fire(v.text);
+  }
+
+  private renderTests(): void {
+    const v = testView(this.testState);
+    this.testItem.text = v.text;
+    const md = new vscode.MarkdownString(v.tooltip);
+    md.supportThemeIcons = true;
+    this.testItem.tooltip = md;
+    this.testItem.accessibilityInformation = { label: `splitlink tests: ${v.text.replace(/\$\([^)]*\)\s*/g, '')}`, role: 'button' };
+    this.testItem.backgroundColor = v.severity === 'error' ? new vscode.ThemeColor('statusBarItem.errorBackground') : undefined;
   }
 
   // --- the client ---------------------------------------------------------------------------
@@ -184,6 +229,16 @@ class Splitlink implements SplitlinkApi {
     this.clientDisposables = [
       lc.onNotification(BUILD_FINISHED, (p: BuildFinishedParams) => this.buildFinished(p)),
       lc.onNotification(RUN_STATUS, (p: RunStatusParams) => this.runStatus(p)),
+      lc.onNotification(TEST_STARTED, () => {
+        this.testState = { kind: 'running' };
+        this.renderTests();
+      }),
+      lc.onNotification(TEST_FINISHED, (p: TestFinishedParams) => {
+        this.testState = { kind: 'finished', run: p };
+        this.output.appendLine(`splitlink: ${testSummaryLine(p)}`);
+        this.renderTests();
+        this.testEmitter.fire(p);
+      }),
       lc.onNotification(RUN_OUTPUT, (p: RunOutputParams) => {
         this.runLines.push(p);
         if (this.runLines.length > 1000) this.runLines.splice(0, this.runLines.length - 1000);

@@ -37,6 +37,33 @@ export interface RunOutputParams {
   line: string;
 }
 
+/** One failed test, where it panicked. */
+export interface TestFailure {
+  binary: string;
+  test: string;
+  uri?: string;
+  /** 1-based. */
+  line: number;
+  column: number;
+  message: string;
+}
+
+/** `splitlink/testFinished` (server → client), after a test run. */
+export interface TestFinishedParams {
+  workspace: string;
+  success: boolean;
+  stopped: boolean;
+  ran: number;
+  unchanged: number;
+  passed: number;
+  failed: number;
+  ignored: number;
+  durationMs: number;
+  failures: TestFailure[];
+  crashed: string[];
+  error?: string;
+}
+
 /** The value of a `$/progress` notification for a work-done progress. */
 export interface WorkDoneProgressValue {
   kind: 'begin' | 'report' | 'end';
@@ -49,6 +76,8 @@ export interface WorkDoneProgressValue {
 export const BUILD_FINISHED = 'splitlink/buildFinished';
 export const RUN_STATUS = 'splitlink/runStatus';
 export const RUN_OUTPUT = 'splitlink/runOutput';
+export const TEST_STARTED = 'splitlink/testStarted';
+export const TEST_FINISHED = 'splitlink/testFinished';
 
 /** The server's `workspace/executeCommand` commands. */
 export const SERVER_COMMANDS = {
@@ -56,4 +85,5 @@ export const SERVER_COMMANDS = {
   run: 'splitlink.run',
   stop: 'splitlink.stop',
   explain: 'splitlink.explain',
+  test: 'splitlink.test',
 } as const;

@@ -3,6 +3,7 @@
 // No `vscode` import (unit-tested).
 
 export type CompilerDiagnostics = 'all' | 'errors' | 'off';
+export type Targets = 'all' | 'default';
 
 /** Exactly the keys `splitlink lsp` reads. */
 export interface ServerSettings {
@@ -14,13 +15,28 @@ export interface ServerSettings {
   compilerDiagnostics: CompilerDiagnostics;
   runOnLink: boolean;
   runArgs: string[];
+  targets: Targets;
+  testOnSave: boolean;
+  testArgs: string[];
 }
 
 /** Settings only the extension reads whose change needs a new server process. */
 export const RESTART_KEYS = ['server.path'] as const;
 
 /** The `splitlink.*` keys that are forwarded to the server. */
-export const SERVER_KEYS = ['bin', 'profile', 'features', 'allFeatures', 'noDefaultFeatures', 'compilerDiagnostics', 'runOnLink', 'runArgs'] as const;
+export const SERVER_KEYS = [
+  'bin',
+  'profile',
+  'features',
+  'allFeatures',
+  'noDefaultFeatures',
+  'compilerDiagnostics',
+  'runOnLink',
+  'runArgs',
+  'targets',
+  'testOnSave',
+  'testArgs',
+] as const;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : undefined);
 const bool = (v: unknown): boolean => v === true;
@@ -44,6 +60,9 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
     compilerDiagnostics: cd === 'errors' || cd === 'off' ? cd : 'all',
     runOnLink: bool(get('runOnLink')),
     runArgs: strings(get('runArgs')),
+    targets: str(get('targets')) === 'default' ? 'default' : 'all',
+    testOnSave: bool(get('testOnSave')),
+    testArgs: strings(get('testArgs')),
   };
   const bin = str(get('bin'));
   if (bin) out.bin = bin;

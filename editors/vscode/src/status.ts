@@ -1,6 +1,6 @@
 // The build state shown in the status bar, and its text. No `vscode` import (unit-tested).
 
-import type { BuildFinishedParams, WorkDoneProgressValue } from './protocol';
+import type { BuildFinishedParams, TestFinishedParams, WorkDoneProgressValue } from './protocol';
 
 export type BuildState =
   | { kind: 'starting' }
@@ -117,6 +117,48 @@ export function statusView(state: BuildState, errors: ErrorCounts = { link: 0, c
       return { text: `$(check) up to date ${formatDuration(b.durationMs)}`, tooltip };
     }
   }
+}
+
+/** The test status bar item's state. */
+export type TestState = { kind: 'idle' } | { kind: 'running' } | { kind: 'finished'; run: TestFinishedParams };
+
+/** What the test status bar item shows (clicking it runs the tests). */
+export function testView(state: TestState): StatusView {
+  switch (state.kind) {
+    case 'idle':
+      return { text: '$(beaker) Test', tooltip: 'splitlink: run the tests (what `cargo test` runs)' };
+    case 'running':
+      return { text: '$(sync~spin) testing', tooltip: 'splitlink: building and running the tests…' };
+    case 'finished': {
+      const r = state.run;
+      const lines = [`**splitlink test** — \`${r.workspace}\``, ''];
+      if (r.error) {
+        lines.push(r.error);
+        return { text: '$(error) tests not run', tooltip: lines.join('\n'), severity: 'error' };
+      }
+      lines.push(
+        `- ${r.passed} passed, ${r.failed} failed, ${r.ignored} ignored in ${formatDuration(r.durationMs)}`,
+        `- test binaries run: ${r.ran}; unchanged since they last passed: ${r.unchanged}`,
+      );
+      for (const f of r.failures) lines.push(`- \`${f.test}\` (${f.binary}) at line ${f.line}: ${f.message.split('\n')[0]}`);
+      for (const c of r.crashed) lines.push(`- crashed: ${c}`);
+      lines.push('', 'Click to run the tests again.');
+      const tooltip = lines.join('\n');
+      if (r.stopped) return { text: '$(circle-slash) tests stopped', tooltip };
+      if (r.failed > 0) return { text: `$(error) ${r.failed} failed`, tooltip, severity: 'error' };
+      if (!r.success) return { text: `$(error) tests crashed`, tooltip, severity: 'error' };
+      return { text: `$(pass) ${r.passed} passed`, tooltip };
+    }
+  }
+}
+
+/** One line for the output channel after a test run. */
+export function testSummaryLine(r: TestFinishedParams): string {
+  if (r.error) return `tests: ${r.error}`;
+  const parts = [`tests ${r.success ? 'ok' : 'FAILED'}: ${r.passed} passed, ${r.failed} failed, ${r.ignored} ignored`, `${r.ran} binaries run, ${r.unchanged} unchanged`];
+  for (const f of r.failures) parts.push(`${f.test} failed at line ${f.line}`);
+  for (const c of r.crashed) parts.push(`crashed: ${c}`);
+  return parts.join('; ');
 }
 
 /** One line for the output channel after a build. */

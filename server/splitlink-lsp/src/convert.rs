@@ -126,6 +126,21 @@ fn fixes(d: &Model, diag: &Diagnostic) -> Vec<CodeAction> {
         .collect()
 }
 
+/// A failed test as a diagnostic at its panic location (`panicked at src/lib.rs:10:5`).
+pub fn test_failure(binary: &str, test: &str, line: u32, column: u32, message: &str) -> Published {
+    let pos = Position { line: line.saturating_sub(1), character: column.saturating_sub(1) };
+    let diagnostic = Diagnostic {
+        range: Range { start: pos, end: Position { line: pos.line, character: pos.character + 1 } },
+        severity: Some(DiagnosticSeverity::ERROR),
+        code: Some(NumberOrString::String("test-failed".into())),
+        source: Some("splitlink test".into()),
+        message: format!("test {test} failed ({binary}): {message}"),
+        data: Some(serde_json::json!({"phase": "test", "test": test})),
+        ..Default::default()
+    };
+    Published { diagnostic, fixes: vec![] }
+}
+
 pub fn overlaps(a: &Range, b: &Range) -> bool {
     !(a.end < b.start || b.end < a.start)
 }

@@ -68,4 +68,61 @@ impl Notification for RunOutput {
     const METHOD: &'static str = "splitlink/runOutput";
 }
 
-pub const COMMANDS: &[&str] = &["splitlink.build", "splitlink.run", "splitlink.stop", "splitlink.explain"];
+/// One failed test, where it panicked.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TestFailure {
+    /// The test binary (`util (lib test)`, `app::it (test)`, `util (doctests)`).
+    pub binary: String,
+    pub test: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    /// 1-based, as in the panic message.
+    pub line: u32,
+    pub column: u32,
+    pub message: String,
+}
+
+/// `splitlink/testFinished`, after a test run (`splitlink.test` or `testOnSave`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TestFinishedParams {
+    pub workspace: String,
+    pub success: bool,
+    /// Stopped before the end (a new build started).
+    pub stopped: bool,
+    /// Test binaries run, and left alone because they are the ones that last passed.
+    pub ran: usize,
+    pub unchanged: usize,
+    pub passed: u64,
+    pub failed: u64,
+    pub ignored: u64,
+    pub duration_ms: u64,
+    pub failures: Vec<TestFailure>,
+    /// Binaries that failed without a test failing (a crash, a signal, not started).
+    pub crashed: Vec<String>,
+    /// The test build could not run or failed: the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+pub enum TestFinished {}
+impl Notification for TestFinished {
+    type Params = TestFinishedParams;
+    const METHOD: &'static str = "splitlink/testFinished";
+}
+
+/// `splitlink/testStarted`: the test command is building or running tests.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TestStartedParams {
+    pub workspace: String,
+}
+
+pub enum TestStarted {}
+impl Notification for TestStarted {
+    type Params = TestStartedParams;
+    const METHOD: &'static str = "splitlink/testStarted";
+}
+
+pub const COMMANDS: &[&str] = &["splitlink.build", "splitlink.run", "splitlink.stop", "splitlink.explain", "splitlink.test"];

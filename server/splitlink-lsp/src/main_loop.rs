@@ -11,7 +11,8 @@ use serde_json::Value;
 use splitlink_diag::model::{Phase, Severity};
 use splitlink_engine::{BuildEvent, BuildOptions, Cancel};
 use splitlink_session::job::{self, Exited, Job, Output};
-use splitlink_session::{BuildDone, Config, OnBusy, RunAction, RunPolicy, Session, SessionEvent};
+use splitlink_session::testrun::{self, Ended, Report, RunOptions, Stopper, TestEvent};
+use splitlink_session::{BuildDone, Config, OnBusy, Purpose, RunAction, RunPolicy, Session, SessionEvent};
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
@@ -41,6 +42,11 @@ pub enum Msg {
         removed: Vec<PathBuf>,
     },
     Build,
+    /// `splitlink.test`: build what `cargo test` builds, run the tests (only the binaries that
+    /// changed since they last passed, with `changed`).
+    Test {
+        changed: bool,
+    },
     Run(Option<String>),
     Stop,
     Explain(tokio::sync::oneshot::Sender<String>),
@@ -49,6 +55,10 @@ pub enum Msg {
     Session(u64, SessionEvent),
     /// The binary started by `splitlink.run` exited.
     RunExited(Exited),
+    /// A workspace's test run (its id) reported progress.
+    TestEvent(u64, TestEvent),
+    /// A workspace's test run (workspace id, run id) ended.
+    TestsDone(u64, u64, Report),
 }
 
 /// What handlers may read: the published diagnostics (for code actions) and the cancel handles
@@ -118,12 +128,28 @@ struct Workspace {
     id: u64,
     root: PathBuf,
     session: Session,
-    /// Files this workspace published diagnostics for in its last build.
+    /// Files this workspace published diagnostics for.
     published: BTreeSet<PathBuf>,
+    /// The last finished build's diagnostics, by file.
+    build_diags: HashMap<PathBuf, Vec<Published>>,
+    /// The last finished test run's failures, by file (published with the build's).
+    test_diags: HashMap<PathBuf, Vec<Published>>,
+    /// A test run asked for (`changed`: only changed binaries), waiting for its test build.
+    test_wanted: Option<bool>,
+    /// The test run in progress: its run id, stopper, and whether only changed binaries run.
+    testing: Option<(u64, Stopper, bool)>,
     build: Option<InProgress>,
     /// The last build's `splitlink explain`.
     explanation: Option<String>,
     binaries: Vec<(String, PathBuf)>,
+}
+
+impl Drop for Workspace {
+    fn drop(&mut self) {
+        if let Some((_, st, _)) = self.testing.take() {
+            st.stop();
+        }
+    }
 }
 
 struct Running {
@@ -249,6 +275,30 @@ impl MainLoop {
                     ws.session.request_build();
                 }
             }
+            Msg::Test { changed } => {
+                for i in 0..self.workspaces.len() {
+                    self.want_tests(i, changed);
+                }
+            }
+            Msg::TestEvent(id, ev) => {
+                let line = match ev {
+                    TestEvent::Started { label, path, doctest: false } => format!("Running {label} ({})", path.display()),
+                    TestEvent::Started { label, .. } => label,
+                    TestEvent::Unchanged { label, .. } => format!("Unchanged {label} (binary identical, last run passed)"),
+                    TestEvent::Output(l) => l,
+                    TestEvent::Finished(_) => return,
+                };
+                if self.workspaces.iter().any(|w| w.id == id) {
+                    self.log(MessageType::LOG, format!("[test] {line}"));
+                }
+            }
+            Msg::TestsDone(id, run, report) => {
+                let Some(i) = self.workspaces.iter().position(|w| w.id == id) else { return };
+                if self.workspaces[i].testing.as_ref().is_some_and(|(r, _, _)| *r == run) {
+                    self.workspaces[i].testing = None;
+                    self.tests_done(i, report);
+                }
+            }
             Msg::Run(bin) => self.start_run(bin),
             Msg::Stop => self.stop_run(),
             Msg::Explain(reply) => {
@@ -261,8 +311,11 @@ impl MainLoop {
             }
             Msg::Shutdown => {
                 self.stop_run();
-                for ws in &self.workspaces {
+                for ws in &mut self.workspaces {
                     ws.session.cancel();
+                    if let Some((_, st, _)) = ws.testing.take() {
+                        st.stop();
+                    }
                 }
                 self.initialized = false;
             }
@@ -271,6 +324,7 @@ impl MainLoop {
                 match ev {
                     SessionEvent::Fs(batch) => self.workspaces[i].session.on_fs(batch),
                     SessionEvent::Build(ev) => self.build_event(i, *ev),
+                    SessionEvent::BuildDone(d) if d.purpose == Purpose::Tests => self.test_build_done(i, *d),
                     SessionEvent::BuildDone(d) => self.build_done(i, *d),
                 }
             }
@@ -330,6 +384,10 @@ impl MainLoop {
                         root,
                         session,
                         published: BTreeSet::new(),
+                        build_diags: HashMap::new(),
+                        test_diags: HashMap::new(),
+                        test_wanted: None,
+                        testing: None,
                         build: None,
                         explanation: None,
                         binaries: Vec::new(),
@@ -358,7 +416,21 @@ impl MainLoop {
     /// A workspace's session started a build: progress, cancel handle.
     fn build_started(&mut self, i: usize) {
         self.builds += 1;
-        let token = NumberOrString::String(format!("splitlink/build/{}", self.builds));
+        let for_tests = self.workspaces[i].session.is_building_tests();
+        // A build relinks test binaries: a test run in progress stops, and runs again after it.
+        if let Some((_, st, changed)) = self.workspaces[i].testing.take() {
+            st.stop();
+            if !for_tests {
+                self.workspaces[i].test_wanted = Some(changed);
+            }
+        }
+        let kind = if for_tests { "test" } else { "build" };
+        let token = NumberOrString::String(format!("splitlink/{kind}/{}", self.builds));
+        // The cancel handle before the progress begins: the client may cancel at once.
+        let key = token_key(&token);
+        if let Some(c) = self.workspaces[i].session.cancel_handle() {
+            self.shared.builds.lock().unwrap().insert(key.clone(), c);
+        }
         let progress = if self.info.work_done_progress {
             let c = self.client.clone();
             let t = token.clone();
@@ -366,15 +438,12 @@ impl MainLoop {
             created.then(|| {
                 let c = self.client.clone();
                 let t = token.clone();
-                self.handle.block_on(async move { c.progress(t, "splitlink").with_message("building").with_cancel_button().begin().await })
+                let msg = if for_tests { "building tests" } else { "building" };
+                self.handle.block_on(async move { c.progress(t, "splitlink").with_message(msg).with_cancel_button().begin().await })
             })
         } else {
             None
         };
-        let key = token_key(&token);
-        if let Some(c) = self.workspaces[i].session.cancel_handle() {
-            self.shared.builds.lock().unwrap().insert(key.clone(), c);
-        }
         self.workspaces[i].build = Some(InProgress { token: key, progress, diags: Vec::new() });
     }
 
@@ -441,9 +510,9 @@ impl MainLoop {
                 success: s.success,
                 cancelled: s.cancelled,
                 cargo_invoked: s.cargo_invoked,
-                compiled: s.compiled.iter().map(|u| u.target.clone()).collect(),
-                linked: s.linked.iter().map(|u| u.target.clone()).collect(),
-                link_skipped: s.link_skipped.iter().map(|u| u.target.clone()).collect(),
+                compiled: s.compiled.iter().map(label).collect(),
+                linked: s.linked.iter().map(label).collect(),
+                link_skipped: s.link_skipped.iter().map(label).collect(),
                 duration_ms: s.duration_ms,
                 binaries,
                 error: None,
@@ -471,20 +540,7 @@ impl MainLoop {
             None => (None, Vec::new()),
         };
         if !d.cancelled() {
-            let mut by_file: HashMap<PathBuf, Vec<Published>> = HashMap::new();
-            for (f, p) in diags {
-                by_file.entry(f).or_default().push(p);
-            }
-            let old = std::mem::take(&mut self.workspaces[i].published);
-            for f in old.iter().filter(|f| !by_file.contains_key(*f)) {
-                self.publish(f, vec![]);
-            }
-            let mut now = BTreeSet::new();
-            for (f, list) in by_file {
-                now.insert(f.clone());
-                self.publish(&f, list);
-            }
-            self.workspaces[i].published = now;
+            self.set_build_diags(i, diags);
         }
         if let Some(p) = progress {
             let msg = match &d.result {
@@ -499,6 +555,18 @@ impl MainLoop {
         let c = self.client.clone();
         self.handle.block_on(async move { c.send_notification::<ext::BuildFinished>(params).await });
 
+        // Tests after the build: asked for before or during it, or `testOnSave`.
+        if d.ok() {
+            if self.settings.test_on_save && self.workspaces[i].test_wanted.is_none() {
+                self.workspaces[i].test_wanted = Some(true);
+            }
+            if self.workspaces[i].test_wanted.is_some() {
+                self.workspaces[i].session.request_tests();
+            }
+        } else if !d.cancelled() && self.workspaces[i].test_wanted.take().is_some() {
+            self.test_finished(i, None, Some("the build failed: fix the errors, then run the tests again".into()));
+        }
+
         // The run loop: restart after a successful relink of the selected binary (or start it,
         // with `runOnLink`, when this build linked it).
         let Some((name, path)) = self.selected_bin(i) else { return };
@@ -507,6 +575,191 @@ impl MainLoop {
         if self.policy.decide(&d, Some(&path), alive, start_new) == RunAction::Start {
             self.start_run(Some(name));
         }
+    }
+
+    /// Publish the union of the build's and the tests' diagnostics for `files`.
+    fn republish(&mut self, i: usize, files: BTreeSet<PathBuf>) {
+        for f in files {
+            let ws = &self.workspaces[i];
+            let list: Vec<Published> = ws.build_diags.get(&f).into_iter().chain(ws.test_diags.get(&f)).flatten().cloned().collect();
+            let ws = &mut self.workspaces[i];
+            if list.is_empty() {
+                if !ws.published.remove(&f) {
+                    continue;
+                }
+            } else {
+                ws.published.insert(f.clone());
+            }
+            self.publish(&f, list);
+        }
+    }
+
+    /// A finished build's diagnostics replace the last build's (each once: with all targets,
+    /// a library and its unit-test build report the same warning).
+    fn set_build_diags(&mut self, i: usize, diags: Vec<(PathBuf, Published)>) {
+        let mut by_file: HashMap<PathBuf, Vec<Published>> = HashMap::new();
+        for (f, p) in diags {
+            let list = by_file.entry(f).or_default();
+            if !list.iter().any(|q| q.diagnostic == p.diagnostic) {
+                list.push(p);
+            }
+        }
+        let old = std::mem::replace(&mut self.workspaces[i].build_diags, by_file);
+        let files: BTreeSet<PathBuf> = old.into_keys().chain(self.workspaces[i].build_diags.keys().cloned()).collect();
+        self.republish(i, files);
+    }
+
+    /// Ask for a test run: the session builds what `cargo test` builds, then the tests run.
+    fn want_tests(&mut self, i: usize, changed: bool) {
+        let ws = &mut self.workspaces[i];
+        if let Some((_, st, _)) = ws.testing.take() {
+            st.stop();
+        }
+        // An explicit full run wins over a pending changed-only one.
+        ws.test_wanted = Some(changed && ws.test_wanted != Some(false));
+        ws.session.request_tests();
+        let c = self.client.clone();
+        let p = ext::TestStartedParams { workspace: ws.root.display().to_string() };
+        self.handle.block_on(async move { c.send_notification::<ext::TestStarted>(p).await });
+    }
+
+    /// The test build ended: run the tests it built (on a thread; results come as
+    /// [`Msg::TestEvent`] and [`Msg::TestsDone`]).
+    fn test_build_done(&mut self, i: usize, d: BuildDone) {
+        self.workspaces[i].session.on_build_done(&d);
+        let build = self.workspaces[i].build.take();
+        if let Some(b) = &build {
+            self.shared.builds.lock().unwrap().remove(&b.token);
+        }
+        let (progress, diags) = match build {
+            Some(b) => (b.progress, b.diags),
+            None => (None, Vec::new()),
+        };
+        if let Some(p) = progress {
+            let msg = if d.ok() { "tests built" } else { "test build failed" };
+            self.handle.block_on(async move { p.finish_with_message(msg.to_string()).await });
+        }
+        let Some(changed) = self.workspaces[i].test_wanted.take() else { return };
+        match &d.result {
+            Err(e) => return self.test_finished(i, None, Some(format!("cannot build the tests: {e}"))),
+            Ok(s) if s.cancelled => {
+                // Stopped by a save: the main build runs next, then the tests again.
+                self.workspaces[i].test_wanted = Some(changed);
+                return;
+            }
+            Ok(s) if !s.success => {
+                // Errors only the test build sees (test code, when `targets` is `default`).
+                self.set_build_diags(i, diags);
+                return self.test_finished(i, None, Some("the test build failed (see the Problems)".into()));
+            }
+            Ok(_) => {}
+        }
+        let opts = RunOptions {
+            args: self.settings.test_args.clone(),
+            no_fail_fast: true,
+            changed_only: changed,
+            doctests: true,
+            color: false,
+            own_group: true,
+        };
+        let plan = d.tests.clone();
+        let target_dir = self.workspaces[i].session.target_dir().to_path_buf();
+        let stopper = Stopper::default();
+        let run = self.next_job;
+        self.next_job += 1;
+        self.workspaces[i].testing = Some((run, stopper.clone(), changed));
+        let (tx, id) = (self.self_tx.clone(), self.workspaces[i].id);
+        let spawned = std::thread::Builder::new().name("tests".into()).spawn(move || {
+            let report = testrun::run(&plan, &opts, &target_dir, &stopper, &mut |ev| {
+                let _ = tx.send(Msg::TestEvent(id, ev));
+            });
+            let _ = tx.send(Msg::TestsDone(id, run, report));
+        });
+        if let Err(e) = spawned {
+            self.workspaces[i].testing = None;
+            self.test_finished(i, None, Some(format!("cannot start the test runner: {e}")));
+        }
+    }
+
+    /// A test run ended: its failures become diagnostics at their panic lines (replacing the
+    /// last run's), unless it was stopped before the end.
+    fn tests_done(&mut self, i: usize, report: Report) {
+        let stopped = report.binaries.iter().any(|b| b.ended == Ended::Stopped);
+        if !stopped {
+            let mut by_file: HashMap<PathBuf, Vec<Published>> = HashMap::new();
+            for b in &report.binaries {
+                for f in &b.failures {
+                    if let Some(file) = &f.file {
+                        by_file
+                            .entry(file.clone())
+                            .or_default()
+                            .push(convert::test_failure(&b.name, &f.test, f.line, f.column, &f.message));
+                    }
+                }
+            }
+            let old = std::mem::replace(&mut self.workspaces[i].test_diags, by_file);
+            let files: BTreeSet<PathBuf> = old.into_keys().chain(self.workspaces[i].test_diags.keys().cloned()).collect();
+            self.republish(i, files);
+        }
+        self.test_finished(i, Some(&report), None);
+    }
+
+    fn test_finished(&mut self, i: usize, report: Option<&Report>, error: Option<String>) {
+        let mut p = ext::TestFinishedParams {
+            workspace: self.workspaces[i].root.display().to_string(),
+            success: error.is_none() && report.is_some_and(|r| r.success()),
+            stopped: report.is_some_and(|r| r.binaries.iter().any(|b| b.ended == Ended::Stopped)),
+            ran: 0,
+            unchanged: 0,
+            passed: 0,
+            failed: 0,
+            ignored: 0,
+            duration_ms: 0,
+            failures: vec![],
+            crashed: vec![],
+            error,
+        };
+        for b in report.map(|r| r.binaries.as_slice()).unwrap_or_default() {
+            if b.ended == Ended::Unchanged {
+                p.unchanged += 1;
+            } else {
+                p.ran += 1;
+            }
+            p.passed += b.passed;
+            p.failed += b.failed;
+            p.ignored += b.ignored;
+            p.duration_ms += b.duration_ms;
+            for f in &b.failures {
+                p.failures.push(ext::TestFailure {
+                    binary: b.name.clone(),
+                    test: f.test.clone(),
+                    uri: f.file.as_deref().and_then(convert::uri).map(|u| u.to_string()),
+                    line: f.line,
+                    column: f.column,
+                    message: f.message.clone(),
+                });
+            }
+            if !b.ended.success() && b.failures.is_empty() && b.ended != Ended::Stopped {
+                p.crashed.push(match &b.ended {
+                    Ended::Signal(n) => format!("{} (signal {n})", b.name),
+                    Ended::NotStarted(e) => format!("{} (not started: {e})", b.name),
+                    Ended::Code(c) => format!("{} (exit code {c})", b.name),
+                    _ => b.name.clone(),
+                });
+            }
+        }
+        let summary = match (&p.error, p.failed, p.crashed.len()) {
+            (Some(e), _, _) => format!("tests: {e}"),
+            (None, 0, 0) => {
+                format!("tests: {} passed, {} ignored ({} binaries run, {} unchanged)", p.passed, p.ignored, p.ran, p.unchanged)
+            }
+            (None, f, c) => {
+                format!("tests: {f} failed, {} passed{}", p.passed, if c > 0 { format!(", {c} crashed") } else { String::new() })
+            }
+        };
+        self.log(MessageType::INFO, summary);
+        let c = self.client.clone();
+        self.handle.block_on(async move { c.send_notification::<ext::TestFinished>(p).await });
     }
 
     fn selected_bin(&self, i: usize) -> Option<(String, PathBuf)> {
@@ -573,5 +826,14 @@ impl MainLoop {
         r.job.stop(job::GRACE);
         let code = r.job.exited().flatten().and_then(|s| s.code());
         self.run_status(r.name, false, None, code);
+    }
+}
+
+/// A unit as the client's lists name it: the target's name, `name (test)` for a test build.
+fn label(u: &splitlink_engine::UnitInfo) -> String {
+    if u.test {
+        format!("{} (test)", u.target)
+    } else {
+        u.target.clone()
     }
 }

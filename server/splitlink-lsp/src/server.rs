@@ -150,6 +150,13 @@ impl LanguageServer for Backend {
                 self.send(Msg::Run(bin));
                 Ok(None)
             }
+            "splitlink.test" => {
+                // Arguments: none, or `{ "changed": true }` (only binaries that changed since
+                // they last passed).
+                let changed = params.arguments.first().and_then(|a| a.get("changed")).and_then(|c| c.as_bool()).unwrap_or(false);
+                self.send(Msg::Test { changed });
+                Ok(None)
+            }
             "splitlink.stop" => {
                 self.send(Msg::Stop);
                 Ok(None)

@@ -14,9 +14,27 @@ pub enum CompilerDiagnostics {
     Off,
 }
 
+/// Which targets a build on save compiles.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetSet {
+    /// Every target, as rust-analyzer checks them (`--all-targets`): unit tests, `tests/`,
+    /// `examples/`, `benches/` — their errors appear on save.
+    #[default]
+    All,
+    /// cargo's defaults for `cargo build` (libraries and binaries).
+    Default,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
+    pub targets: TargetSet,
+    /// After each successful build, run the test binaries that changed (as `splitlink test
+    /// --changed`).
+    pub test_on_save: bool,
+    /// Arguments for the test binaries (the TESTNAME filter, libtest flags).
+    pub test_args: Vec<String>,
     /// The binary `splitlink.run` starts (default: the only binary, or the first).
     pub bin: Option<String>,
     /// `dev` (default), `release` or a custom profile.
@@ -55,6 +73,7 @@ impl Settings {
         sel.features = self.features.clone();
         sel.all_features = self.all_features;
         sel.no_default_features = self.no_default_features;
+        sel.targets.all_targets = self.targets == TargetSet::All;
         sel
     }
 }
@@ -72,6 +91,9 @@ mod tests {
         assert!(s.run_on_link && e.is_none());
         let (s, _) = Settings::from_json(&serde_json::json!({"profile": "release"}));
         assert!(s.selection().release);
+        assert!(s.selection().targets.all_targets, "all targets by default");
+        let (s, _) = Settings::from_json(&serde_json::json!({"targets": "default", "testOnSave": true}));
+        assert!(!s.selection().targets.all_targets && s.test_on_save);
         let (s, e) = Settings::from_json(&serde_json::json!({"compilerDiagnostics": 3}));
         assert_eq!(s, Settings::default());
         assert!(e.is_some());

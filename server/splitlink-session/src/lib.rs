@@ -32,7 +32,7 @@ pub mod testrun;
 pub mod vfs;
 pub mod watch;
 
-pub use builder::{BuildDone, Builder};
+pub use builder::{BuildDone, Builder, Purpose};
 pub use job::{Exited, Job, Output};
 
 use splitlink_engine::digest::Stamp;
@@ -96,6 +96,10 @@ pub struct Session {
     on_busy: OnBusy,
     /// A build was asked for, whatever changed.
     requested: bool,
+    /// A build of what the test command runs was asked for (started when no main build is due).
+    tests_requested: bool,
+    /// The running build is the test build.
+    building_tests: bool,
     /// When the running (or last) build started (ns since the epoch).
     build_started_ns: i128,
     /// Problems to tell the user (a directory that cannot be watched, watcher errors).
@@ -126,6 +130,8 @@ impl Session {
             building: None,
             on_busy: config.on_busy,
             requested: false,
+            tests_requested: false,
+            building_tests: false,
             build_started_ns: 0,
             warnings: Vec::new(),
         };
@@ -173,6 +179,18 @@ impl Session {
         self.requested = true;
     }
 
+    /// Build what the test command runs ([`splitlink_engine::Selection::for_tests`]) as soon as
+    /// no build of the session's own selection is due; its [`BuildDone`] has
+    /// [`Purpose::Tests`] and the test plan.
+    pub fn request_tests(&mut self) {
+        self.tests_requested = true;
+    }
+
+    /// Whether the running build is the test build.
+    pub fn is_building_tests(&self) -> bool {
+        self.building.is_some() && self.building_tests
+    }
+
     /// When [`Session::poll`] should be called next (None: nothing to build, or a build runs).
     pub fn due(&self) -> Option<Instant> {
         if self.building.is_some() {
@@ -181,19 +199,35 @@ impl Session {
         if self.requested {
             return Some(Instant::now());
         }
-        self.changes.due()
+        match self.changes.due() {
+            None if self.tests_requested => Some(Instant::now()),
+            d => d,
+        }
     }
 
     /// Start a build if one is due and none runs. Returns the changed paths that started it
-    /// (empty for a requested build), or None when no build started.
+    /// (empty for a requested build or a test build), or None when no build started.
     pub fn poll(&mut self) -> Option<Vec<PathBuf>> {
         if self.due().is_none_or(|d| d > Instant::now()) {
             return None;
         }
         let paths = self.changes.take();
         if paths.is_empty() && !self.requested {
-            return None;
+            if !self.tests_requested {
+                return None;
+            }
+            // Nothing changed since the last main build: the test build now.
+            self.tests_requested = false;
+            let cancel = Cancel::new();
+            if !self.builder.build_tests(cancel.clone()) {
+                self.warnings.push("internal error: the build thread ended".into());
+                return None;
+            }
+            self.building = Some(cancel);
+            self.building_tests = true;
+            return Some(paths);
         }
+        self.building_tests = false;
         self.requested = false;
         let cancel = Cancel::new();
         // With its own watcher, the session tells the engine what changed (the engine then
@@ -294,6 +328,10 @@ impl Session {
     /// as the baseline for the next changes.
     pub fn on_build_done(&mut self, d: &BuildDone) {
         self.building = None;
+        if d.purpose == Purpose::Tests {
+            // The main build's view of the files stays the baseline.
+            return;
+        }
         if !d.watched.is_empty() {
             self.engine_files = d.watched.clone();
         }

@@ -1,6 +1,6 @@
 --- splitlink for Neovim: starts `splitlink lsp` for Rust buffers of a Cargo workspace, adds
---- :SplitlinkBuild / :SplitlinkRun / :SplitlinkStop / :SplitlinkExplain, a statusline component
---- (`require('splitlink').status()`) and `:checkhealth splitlink`.
+--- :SplitlinkBuild / :SplitlinkRun / :SplitlinkStop / :SplitlinkExplain / :SplitlinkTest, statusline
+--- components (`require('splitlink').status()`, `.test_status()`) and `:checkhealth splitlink`.
 --- Protocol: docs/lsp-extensions.md in the splitlink repository.
 local M = {}
 
@@ -14,12 +14,15 @@ M.defaults = {
   --- Buffers to attach to (Cargo.toml buffers only among `toml` ones).
   filetypes = { 'rust', 'toml' },
   --- Server settings (sent as initializationOptions and workspace/didChangeConfiguration):
-  --- bin, profile, features, allFeatures, noDefaultFeatures, compilerDiagnostics, runOnLink, runArgs.
+  --- bin, profile, features, allFeatures, noDefaultFeatures, compilerDiagnostics, runOnLink, runArgs,
+  --- targets ('all' | 'default'), testOnSave, testArgs.
   settings = {},
   --- Open a window with the binary's output on :SplitlinkRun.
   open_run_output = true,
   --- Notify (vim.notify) when the binary started by :SplitlinkRun starts and exits.
   notify_run = true,
+  --- Notify (vim.notify) the result of each test run (:SplitlinkTest, testOnSave).
+  notify_tests = true,
   --- Text before the state in `status()`; icons per state.
   status = {
     prefix = 'splitlink: ',
@@ -111,15 +114,19 @@ local function link_errors(client_id)
   return n
 end
 
+--- `client_id`, else the current buffer's splitlink client (or the only one running), else nil.
+local function client_id_or_current(client_id)
+  if client_id then return client_id end
+  local clients = vim.lsp.get_clients({ name = SERVER_NAME, bufnr = vim.api.nvim_get_current_buf() })
+  if #clients == 0 then clients = vim.lsp.get_clients({ name = SERVER_NAME }) end
+  return clients[1] and clients[1].id
+end
+
 --- The state of a client as { text = 'linked 0.41 s', kind = 'linked'|..., build = params|nil }.
 ---@param client_id integer|nil
 function M.state(client_id)
-  if not client_id then
-    local clients = vim.lsp.get_clients({ name = SERVER_NAME, bufnr = vim.api.nvim_get_current_buf() })
-    if #clients == 0 then clients = vim.lsp.get_clients({ name = SERVER_NAME }) end
-    if #clients == 0 then return nil end
-    client_id = clients[1].id
-  end
+  client_id = client_id_or_current(client_id)
+  if not client_id then return nil end
   local s = states[client_id] or { kind = 'starting' }
   if s.kind == 'starting' then return { kind = 'starting', text = 'starting' } end
   if s.kind == 'building' then return { kind = 'building', text = 'building', step = s.step } end
@@ -227,6 +234,57 @@ handlers['splitlink/runStatus'] = function(_, params, ctx)
   vim.api.nvim_exec_autocmds('User', { pattern = 'SplitlinkRunStatus', modeline = false, data = vim.tbl_extend('force', { client_id = ctx.client_id }, params) })
 end
 
+-- Test runs (:SplitlinkTest): the last result per client.
+local test_states = {}
+
+handlers['splitlink/testStarted'] = function(_, _, ctx)
+  test_states[ctx.client_id] = { kind = 'running' }
+  pcall(vim.cmd.redrawstatus)
+  vim.api.nvim_exec_autocmds('User', { pattern = 'SplitlinkTestStatus', modeline = false, data = { client_id = ctx.client_id, kind = 'running' } })
+end
+
+--- One line for a finished test run: `tests: 8 passed`, `tests: 1 failed (tests::adds at line 14)`.
+function M._test_summary(r)
+  if r.error then return 'tests not run: ' .. r.error end
+  if r.failed > 0 then
+    local where = {}
+    for _, f in ipairs(r.failures or {}) do table.insert(where, string.format('%s at line %d', f.test, f.line)) end
+    return string.format('tests: %d failed, %d passed (%s)', r.failed, r.passed, table.concat(where, ', '))
+  end
+  if not r.success then
+    return string.format('tests: crashed (%s)', table.concat(r.crashed or {}, ', '))
+  end
+  return string.format('tests: %d passed, %d ignored (%d binaries run, %d unchanged)', r.passed, r.ignored, r.ran, r.unchanged)
+end
+
+handlers['splitlink/testFinished'] = function(_, params, ctx)
+  test_states[ctx.client_id] = { kind = 'finished', run = params }
+  pcall(vim.cmd.redrawstatus)
+  if (M.config or M.defaults).notify_tests then
+    vim.notify('splitlink: ' .. M._test_summary(params), params.success and vim.log.levels.INFO or vim.log.levels.ERROR)
+  end
+  vim.api.nvim_exec_autocmds('User', { pattern = 'SplitlinkTestFinished', modeline = false, data = vim.tbl_extend('force', { client_id = ctx.client_id }, params) })
+end
+
+--- The last test run of the current buffer's client: nil, { kind = 'running' } or
+--- { kind = 'finished', run = <splitlink/testFinished params> }.
+function M.test_state(client_id)
+  client_id = client_id_or_current(client_id)
+  return client_id and test_states[client_id]
+end
+
+--- Statusline component for tests: '' before any run, `testing`, `tests: 8 passed`, `tests: 1 failed`.
+function M.test_status()
+  local t = M.test_state()
+  if not t then return '' end
+  if t.kind == 'running' then return 'testing' end
+  local r = t.run
+  if r.error then return 'tests not run' end
+  if r.failed > 0 then return string.format('tests: %d failed', r.failed) end
+  if not r.success then return 'tests crashed' end
+  return string.format('tests: %d passed', r.passed)
+end
+
 --- Lines the binary started by :SplitlinkRun printed: { { name, stream, line }, ... }.
 function M.run_output(name)
   if name then return run_lines[name] or {} end
@@ -298,6 +356,13 @@ function M.stop()
   return M.execute('splitlink.stop')
 end
 
+--- Build what `cargo test` builds and run the tests; failed tests become diagnostics at their
+--- panic line. With `changed`, only the test binaries that changed since they last passed run.
+---@param changed? boolean
+function M.test(changed)
+  return M.execute('splitlink.test', changed and { { changed = true } } or {})
+end
+
 --- Shows the server's explanation of the last build in a scratch buffer (`splitlink://explain`).
 ---@param cb? fun(text: string|nil)
 function M.explain(cb)
@@ -344,6 +409,11 @@ local function create_commands()
     end,
   })
   cmd('SplitlinkStop', function() M.stop() end, { desc = 'splitlink: stop the running binary' })
+  cmd('SplitlinkTest', function(o) M.test(o.args == 'changed') end, {
+    nargs = '?',
+    desc = 'splitlink: run the tests (`changed`: only test binaries that changed since they last passed)',
+    complete = function() return { 'changed' } end,
+  })
   cmd('SplitlinkExplain', function() M.explain() end, { desc = 'splitlink: why each unit compiled and each binary linked or not' })
 end
 

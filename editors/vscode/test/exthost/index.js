@@ -17,6 +17,7 @@ const TIMEOUT = 120000;
 const MAIN_FINE = 'fn main() {\n    println!("{}", ffi::fine());\n}\n';
 const MAIN_LINK_ERROR = 'fn main() {\n    println!("{}", ffi::call_it(1));\n}\n';
 const MAIN_SLEEPS = 'fn main() {\n    println!("value {}", ffi::fine());\n    std::thread::sleep(std::time::Duration::from_secs(600));\n}\n';
+const mainWithTest = (n, what) => `fn main() {\n    println!("{}", ffi::fine());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn fine_is_five() {\n        assert_eq!(ffi::fine(), ${n}, "${what}");\n    }\n}\n`;
 const MAIN_COMPILE_ERROR = 'fn main() {\n    let n: u32 = "five";\n    println!("{} {n}", ffi::fine());\n}\n';
 
 function sleep(ms) {
@@ -108,7 +109,7 @@ exports.run = async function run() {
     api.onRunStatus((r) => runEvents.push(r));
     const client = await waitFor('a running client', () => api.client() && api.client().isRunning() && api.client(), 60000);
     assert.equal(client.initializeResult.serverInfo.name, 'splitlink');
-    assert.deepEqual([...client.initializeResult.capabilities.executeCommandProvider.commands].sort(), ['splitlink.build', 'splitlink.explain', 'splitlink.run', 'splitlink.stop']);
+    assert.deepEqual([...client.initializeResult.capabilities.executeCommandProvider.commands].sort(), ['splitlink.build', 'splitlink.explain', 'splitlink.run', 'splitlink.stop', 'splitlink.test']);
   });
 
   await test('the first build finishes and the status bar shows its result', async () => {
@@ -161,7 +162,8 @@ exports.run = async function run() {
   await test('fixing the call clears the diagnostic; same objects as the last link: link skipped', async () => {
     const b = await editAndSave(MAIN_FINE);
     assert.equal(b.success, true, JSON.stringify(b));
-    assert.deepEqual(b.linkSkipped, ['app']);
+    // All targets are built by default: the binary's unit-test build is skipped too.
+    assert.deepEqual([...b.linkSkipped].sort(), ['app', 'app (test)']);
     await waitFor('the linker diagnostic cleared', () => !linkDiag(), 20000);
     await waitFor('status "link skipped"', () => api.statusText() === '$(debug-step-over) link skipped', 10000);
   });
@@ -169,7 +171,7 @@ exports.run = async function run() {
   await test('an edit to the binary relinks: status "linked <time>"; Run starts it, its output arrives, Stop stops it', async () => {
     const b = await editAndSave(MAIN_SLEEPS);
     assert.equal(b.success, true, JSON.stringify(b));
-    assert.deepEqual(b.linked, ['app']);
+    assert.ok(b.linked.includes('app'), JSON.stringify(b));
     await waitFor('status "linked N s"', () => /^\$\(check\) linked \d+\.\d\d s$/.test(api.statusText()), 10000);
     // A build with nothing to do keeps the result on show.
     await settle();
@@ -188,6 +190,35 @@ exports.run = async function run() {
     await vscode.commands.executeCommand('splitlink.stopBinary');
     const stopped = await waitFor('runStatus stopped', () => runEvents.slice(r0).find((r) => !r.running), 20000);
     assert.equal(stopped.name, 'app');
+  });
+
+  await test('Run Tests: a failed test is a problem at its panic line and in the test item; fixed, both clear', async () => {
+    const testDiag = () => vscode.languages.getDiagnostics(uri('app/src/main.rs')).find((d) => d.source === 'splitlink test');
+    const b = await editAndSave(mainWithTest(6, 'fine should be six'));
+    assert.equal(b.success, true, JSON.stringify(b));
+    assert.ok(b.compiled.includes('app (test)'), `the unit tests are built on save: ${JSON.stringify(b)}`);
+    await settle();
+    const before = api.lastTestRun();
+    await vscode.commands.executeCommand('splitlink.runTests');
+    const run = await waitFor('a test run', () => api.lastTestRun() !== before && api.lastTestRun());
+    assert.equal(run.success, false, JSON.stringify(run));
+    assert.equal(run.failed, 1);
+    assert.equal(run.failures[0].test, 'tests::fine_is_five');
+    assert.equal(run.failures[0].line, 9);
+    const d = await waitFor('the failed test on app/src/main.rs', testDiag, 20000);
+    assert.equal(d.range.start.line, 8, JSON.stringify(d.range));
+    assert.equal(d.severity, vscode.DiagnosticSeverity.Error);
+    assert.match(d.message, /fine should be six/);
+    assert.equal(api.testStatusText(), '$(error) 1 failed');
+    const fixed = await editAndSave(mainWithTest(5, 'fine should be five'));
+    assert.equal(fixed.success, true, JSON.stringify(fixed));
+    await settle();
+    await vscode.commands.executeCommand('splitlink.runTests');
+    const ok = await waitFor('a passing test run', () => api.lastTestRun() !== run && api.lastTestRun());
+    assert.equal(ok.success, true, JSON.stringify(ok));
+    await waitFor('the test problem cleared', () => !testDiag(), 20000);
+    assert.match(api.testStatusText(), /^\$\(pass\) \d+ passed$/);
+    await editAndSave(MAIN_FINE);
   });
 
   await test('settings reach the server: compilerDiagnostics "off" hides compiler errors, "all" brings them back', async () => {

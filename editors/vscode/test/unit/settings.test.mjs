@@ -12,6 +12,7 @@ test('defaults map to the server defaults, with only the keys the server reads',
   assert.deepEqual(toServerSettings(defaults()), {
     profile: 'dev', features: [], allFeatures: false, noDefaultFeatures: false,
     compilerDiagnostics: 'all', runOnLink: false, runArgs: [],
+    targets: 'all', testOnSave: false, testArgs: [],
   });
 });
 
@@ -20,16 +21,19 @@ test('every server setting is contributed in package.json, and every contributed
   const known = new Set([...SERVER_KEYS, 'server.path', 'trace.server']);
   for (const k of Object.keys(props)) assert.ok(known.has(k.replace(/^splitlink\./, '')), `${k} is handled`);
   assert.deepEqual(props['splitlink.compilerDiagnostics'].enum, ['all', 'errors', 'off']);
+  assert.deepEqual(props['splitlink.targets'].enum, ['all', 'default']);
 });
 
 test('values are passed through', () => {
   const s = toServerSettings(defaults({
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
+    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'],
   }));
   assert.deepEqual(s, {
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
+    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'],
   });
 });
 
@@ -42,6 +46,7 @@ test('values the server would reject are normalised instead of resetting everyth
   assert.equal(s.runOnLink, false);
   assert.deepEqual(s.runArgs, []);
   assert.equal(toServerSettings(defaults({ compilerDiagnostics: 'errors' })).compilerDiagnostics, 'errors');
+  assert.equal(toServerSettings(defaults({ targets: 'some' })).targets, 'all');
 });
 
 test('didChangeConfiguration nests under "splitlink" (one of the two shapes the server accepts)', () => {

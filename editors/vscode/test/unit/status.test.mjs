@@ -1,7 +1,7 @@
 // Status bar logic (no VS Code needed): node --test test/unit/ after `node scripts/build.mjs --lib`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDuration, onProgress, onBuildFinished, isNoop, statusView, buildSummaryLine, isLinkCode } from '../../out/lib/status.mjs';
+import { formatDuration, onProgress, onBuildFinished, isNoop, statusView, buildSummaryLine, isLinkCode, testView, testSummaryLine } from '../../out/lib/status.mjs';
 
 const build = (over = {}) => ({
   workspace: '/ws', generation: 3, success: true, cancelled: false, cargoInvoked: false,
@@ -105,4 +105,25 @@ test('a build with nothing to do keeps showing the last result', () => {
   assert.equal(statusView(onBuildFinished({ kind: 'finished', build: build({ success: false }) }, noop)).text, '$(check) up to date 0.00 s');
   assert.equal(statusView(onBuildFinished({ kind: 'finished', build: build({ workspace: '/other', linked: ['x'] }) }, noop)).text, '$(check) up to date 0.00 s');
   assert.equal(statusView(onBuildFinished(s, build({ linkSkipped: ['app'] }))).text, '$(debug-step-over) link skipped');
+});
+
+const run = (over = {}) => ({
+  workspace: '/ws', success: true, stopped: false, ran: 2, unchanged: 5, passed: 8, failed: 0, ignored: 1,
+  durationMs: 1200, failures: [], crashed: [], ...over,
+});
+
+test('the test item: idle, running, passed, failed (with where), crashed, not run', () => {
+  assert.equal(testView({ kind: 'idle' }).text, '$(beaker) Test');
+  assert.equal(testView({ kind: 'running' }).text, '$(sync~spin) testing');
+  const ok = testView({ kind: 'finished', run: run() });
+  assert.equal(ok.text, '$(pass) 8 passed');
+  assert.match(ok.tooltip, /unchanged since they last passed: 5/);
+  const failure = { binary: 'util (lib test)', test: 'tests::adds', uri: 'file:///ws/util/src/lib.rs', line: 14, column: 9, message: 'assertion `left == right` failed\n  left: 1' };
+  const bad = testView({ kind: 'finished', run: run({ success: false, failed: 1, failures: [failure] }) });
+  assert.equal(bad.text, '$(error) 1 failed');
+  assert.equal(bad.severity, 'error');
+  assert.match(bad.tooltip, /`tests::adds` \(util \(lib test\)\) at line 14: assertion `left == right` failed$/m);
+  assert.equal(testView({ kind: 'finished', run: run({ success: false, crashed: ['app::it (test) (signal 6)'] }) }).text, '$(error) tests crashed');
+  assert.equal(testView({ kind: 'finished', run: run({ success: false, error: 'the build failed' }) }).text, '$(error) tests not run');
+  assert.equal(testSummaryLine(run({ success: false, failed: 1, failures: [failure] })), 'tests FAILED: 8 passed, 1 failed, 1 ignored; 2 binaries run, 5 unchanged; tests::adds failed at line 14');
 });
