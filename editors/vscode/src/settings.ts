@@ -18,6 +18,7 @@ export interface ServerSettings {
   targets: Targets;
   testOnSave: boolean;
   testArgs: string[];
+  testTimeout?: number;
 }
 
 /** Settings only the extension reads whose change needs a new server process. */
@@ -36,6 +37,7 @@ export const SERVER_KEYS = [
   'targets',
   'testOnSave',
   'testArgs',
+  'testTimeout',
 ] as const;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : undefined);
@@ -66,6 +68,8 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
   };
   const bin = str(get('bin'));
   if (bin) out.bin = bin;
+  const timeout = get('testTimeout');
+  if (typeof timeout === 'number' && Number.isFinite(timeout) && timeout >= 1) out.testTimeout = Math.floor(timeout);
   return out;
 }
 

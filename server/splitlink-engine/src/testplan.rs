@@ -76,7 +76,9 @@ fn test_env(u: &UnitState, extra_lib_dirs: &[PathBuf]) -> Vec<(String, String)> 
         .env
         .iter()
         .filter(|(k, _)| {
-            matches!(k.as_str(), "CARGO" | "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH")
+            // `OUT_DIR` too: cargo sets it for the test and run processes of a package with a
+            // build script (checked against `cargo test`).
+            matches!(k.as_str(), "CARGO" | "CARGO_MANIFEST_DIR" | "CARGO_MANIFEST_PATH" | "OUT_DIR")
                 || k.starts_with("CARGO_PKG_")
                 || k.starts_with("CARGO_BIN_EXE_")
         })
@@ -126,6 +128,14 @@ pub fn runnables(state: &State, sel_key: &str, kind: &str) -> Vec<TestBinary> {
             })
         })
         .collect()
+}
+
+/// The `default-run` key of the package whose manifest is in `package_dir` (what `cargo run`
+/// runs when the package has several binaries).
+pub fn default_run(package_dir: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(package_dir.join("Cargo.toml")).ok()?;
+    let v: toml::Value = toml::from_str(&text).ok()?;
+    v.get("package")?.get("default-run")?.as_str().map(String::from)
 }
 
 /// The test binaries and doctests of a selection's last build, in cargo's order.

@@ -661,6 +661,7 @@ impl MainLoop {
             doctests: true,
             color: false,
             own_group: true,
+            timeout: self.settings.test_timeout.filter(|s| *s > 0).map(Duration::from_secs),
         };
         let plan = d.tests.clone();
         let target_dir = self.workspaces[i].session.target_dir().to_path_buf();
@@ -743,6 +744,7 @@ impl MainLoop {
                 p.crashed.push(match &b.ended {
                     Ended::Signal(n) => format!("{} (signal {n})", b.name),
                     Ended::NotStarted(e) => format!("{} (not started: {e})", b.name),
+                    Ended::TimedOut(s) => format!("{} (timed out after {s} s)", b.name),
                     Ended::Code(c) => format!("{} (exit code {c})", b.name),
                     _ => b.name.clone(),
                 });

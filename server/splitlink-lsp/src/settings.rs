@@ -35,6 +35,8 @@ pub struct Settings {
     pub test_on_save: bool,
     /// Arguments for the test binaries (the TESTNAME filter, libtest flags).
     pub test_args: Vec<String>,
+    /// Kill a test binary that runs longer than this many seconds (it counts as failed).
+    pub test_timeout: Option<u64>,
     /// The binary `splitlink.run` starts (default: the only binary, or the first).
     pub bin: Option<String>,
     /// `dev` (default), `release` or a custom profile.

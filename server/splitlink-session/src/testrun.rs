@@ -34,6 +34,8 @@ pub struct RunOptions {
     pub color: bool,
     /// Run each test process in its own process group (stopped with [`Stopper`]).
     pub own_group: bool,
+    /// Kill a test process (its group, with `own_group`) that runs longer than this.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// One failed test, where it panicked.
@@ -58,6 +60,8 @@ pub enum Ended {
     Stopped,
     /// Not run: unchanged since it last passed.
     Unchanged,
+    /// Killed after running longer than the timeout (seconds).
+    TimedOut(u64),
 }
 
 impl Ended {
@@ -203,7 +207,7 @@ pub fn run(plan: &TestPlan, opts: &RunOptions, target_dir: &Path, stopper: &Stop
         }
         on(TestEvent::Started { label: w.label(), path: w.path(), doctest: matches!(w, Work::Doc(_)) });
         let t0 = Instant::now();
-        let (ended, parsed) = run_one(&w, &args, opts.own_group, stopper, on);
+        let (ended, parsed) = run_one(&w, &args, opts, stopper, on);
         let b = w.report(ended, parsed, t0.elapsed().as_millis() as u64);
         if b.ended == Ended::Code(0) {
             record.passed.insert(id, (stamps, opts.args.clone()));
@@ -321,7 +325,8 @@ impl Work<'_> {
     }
 }
 
-fn run_one(w: &Work, args: &[String], own_group: bool, stopper: &Stopper, on: &mut dyn FnMut(TestEvent)) -> (Ended, Parsed) {
+fn run_one(w: &Work, args: &[String], opts: &RunOptions, stopper: &Stopper, on: &mut dyn FnMut(TestEvent)) -> (Ended, Parsed) {
+    let own_group = opts.own_group;
     let mut cmd = w.command(args);
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     if own_group {
@@ -334,6 +339,20 @@ fn run_one(w: &Work, args: &[String], own_group: bool, stopper: &Stopper, on: &m
     if own_group {
         stopper.set(Some(child.id()));
     }
+    // The watchdog: kills the process (its group when it has its own) at the timeout, unless
+    // told first that it ended.
+    let timed_out = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (ended_tx, ended_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = opts.timeout.map(|limit| {
+        let (pid, flag) = (nix::unistd::Pid::from_raw(child.id() as i32), timed_out.clone());
+        std::thread::spawn(move || {
+            if ended_rx.recv_timeout(limit) == Err(std::sync::mpsc::RecvTimeoutError::Timeout) {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                let kill = nix::sys::signal::Signal::SIGKILL;
+                let _ = if own_group { nix::sys::signal::killpg(pid, kill) } else { nix::sys::signal::kill(pid, kill) };
+            }
+        })
+    });
     let mut parser = Parser::default();
     if let Some(out) = child.stdout.take() {
         for line in std::io::BufReader::new(out).lines() {
@@ -344,8 +363,13 @@ fn run_one(w: &Work, args: &[String], own_group: bool, stopper: &Stopper, on: &m
     }
     let status = child.wait();
     stopper.set(None);
+    drop(ended_tx);
+    if let Some(w) = watchdog {
+        let _ = w.join();
+    }
     let ended = match status {
         _ if stopper.is_stopped() => Ended::Stopped,
+        _ if timed_out.load(std::sync::atomic::Ordering::SeqCst) => Ended::TimedOut(opts.timeout.map(|t| t.as_secs()).unwrap_or(0)),
         Ok(s) => match (s.code(), s.signal()) {
             (Some(c), _) => Ended::Code(c),
             (None, Some(sig)) => Ended::Signal(sig),

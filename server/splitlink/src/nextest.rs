@@ -4,8 +4,8 @@
 //!
 //! The binaries metadata is nextest's `cargo nextest list --list-type binaries-only` format
 //! (`rust-build-meta` + `rust-binaries`), written from splitlink's test plan into
-//! `<target-dir>/splitlink/nextest/`. Build script `OUT_DIR`s and linked native paths are not
-//! passed (nextest then does not set `OUT_DIR` for the tests at run time).
+//! `<target-dir>/splitlink/nextest/`, with each package's build-script `OUT_DIR` (nextest sets it
+//! for the tests, as cargo does). Linked native paths (`cargo:rustc-link-search`) are not passed.
 
 use anyhow::Context;
 use splitlink_engine::{Engine, TestPlan};
@@ -32,7 +32,13 @@ pub fn run(engine: &Engine, plan: &TestPlan, test_args: &[String], cwd: &Path) -
 
     let mut binaries = serde_json::Map::new();
     let mut base_dirs = std::collections::BTreeSet::new();
+    let mut out_dirs = serde_json::Map::new();
     for b in &plan.binaries {
+        if let Some((_, out)) = b.env.iter().find(|(k, _)| k == "OUT_DIR") {
+            if let Ok(rel) = Path::new(out).strip_prefix(target_dir) {
+                out_dirs.insert(b.unit.package_id.clone(), rel.to_string_lossy().into_owned().into());
+            }
+        }
         let package = b.unit.package_name();
         let id = binary_id(&package, &b.unit.kind, &b.unit.name);
         let kind = match b.unit.kind.as_str() {
@@ -69,7 +75,7 @@ pub fn run(engine: &Engine, plan: &TestPlan, test_args: &[String], cwd: &Path) -
             "build-directory": target_dir,
             "base-output-directories": base_dirs.into_iter().collect::<Vec<_>>(),
             "non-test-binaries": non_test,
-            "build-script-out-dirs": {},
+            "build-script-out-dirs": out_dirs,
             "build-script-info": {},
             "linked-paths": [],
             "platforms": {

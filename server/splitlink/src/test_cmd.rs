@@ -34,6 +34,10 @@ pub struct TestArgs {
     /// Run the test binaries splitlink built through cargo-nextest
     #[arg(long)]
     nextest: bool,
+    /// Kill a test binary (or a package's doctests) that runs longer than SECS seconds; it
+    /// counts as failed ("timed out") and the run goes on with --no-fail-fast
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    test_timeout: Option<u64>,
     /// Keep watching: on each save rebuild, relink the changed test binaries and run only
     /// those (also `splitlink watch --test [TESTNAME]`)
     #[arg(long)]
@@ -103,6 +107,9 @@ fn cause(b: &BinaryReport, cwd: &Path) -> Option<String> {
         Ended::Code(c) if *c != 101 => Some(format!("process didn't exit successfully: `{p}` (exit status: {c})")),
         Ended::Signal(s) => Some(format!("process didn't exit successfully: `{p}` (signal: {s}, {})", signal_name(*s))),
         Ended::NotStarted(why) => Some(why.clone()),
+        Ended::TimedOut(secs) => {
+            Some(format!("process didn't exit successfully: `{p}` (timed out after {secs} s: killed, --test-timeout)"))
+        }
         _ => None,
     }
 }
@@ -168,7 +175,7 @@ pub fn test(args: TestArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         test_args.extend(args.args.iter().cloned());
         let w = crate::watch::WatchArgs::for_tests(
             args.selection,
-            crate::watch::TestMode { args: test_args, doc: args.doc },
+            crate::watch::TestMode { args: test_args, doc: args.doc, timeout: args.test_timeout.map(std::time::Duration::from_secs) },
             args.exec,
             args.restart,
             args.clear,
@@ -198,6 +205,7 @@ pub fn test(args: TestArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         doctests: engine.selection().has_doctests(),
         color: !json && std::io::stdout().is_terminal(),
         own_group: false,
+        timeout: args.test_timeout.map(std::time::Duration::from_secs),
     };
     let quiet = args.out.quiet;
     let report = testrun::run(&plan, &opts, engine.target_dir(), &Stopper::default(), &mut |ev| match ev {
@@ -257,6 +265,14 @@ pub fn run(args: RunArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     let mut found = engine.runnables(kind);
     if let Some(w) = &wanted {
         found.retain(|b| &b.unit.name == w);
+    } else if found.len() > 1 {
+        // One package with several binaries: its `default-run`, as cargo.
+        let packages: std::collections::BTreeSet<&Path> = found.iter().map(|b| b.cwd.as_path()).collect();
+        if let [pkg] = packages.into_iter().collect::<Vec<_>>().as_slice() {
+            if let Some(d) = splitlink_engine::testplan::default_run(pkg) {
+                found.retain(|b| b.unit.name == d);
+            }
+        }
     }
     let target = match found.as_slice() {
         [one] => one.clone(),
@@ -265,9 +281,10 @@ pub fn run(args: RunArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(101));
         }
         many => {
-            let names: Vec<&str> = many.iter().map(|b| b.unit.name.as_str()).collect();
+            let mut names: Vec<&str> = many.iter().map(|b| b.unit.name.as_str()).collect();
+            names.sort_unstable();
             error(&format!(
-                "`splitlink run` could not determine which binary to run. Use the `--bin` option to specify a binary.\navailable binaries: {}",
+                "`splitlink run` could not determine which binary to run. Use the `--bin` option to specify a binary, or the `default-run` manifest key.\navailable binaries: {}",
                 names.join(", ")
             ));
             return Ok(ExitCode::from(101));

@@ -15,7 +15,7 @@ M.defaults = {
   filetypes = { 'rust', 'toml' },
   --- Server settings (sent as initializationOptions and workspace/didChangeConfiguration):
   --- bin, profile, features, allFeatures, noDefaultFeatures, compilerDiagnostics, runOnLink, runArgs,
-  --- targets ('all' | 'default'), testOnSave, testArgs.
+  --- targets ('all' | 'default'), testOnSave, testArgs, testTimeout.
   settings = {},
   --- Open a window with the binary's output on :SplitlinkRun.
   open_run_output = true,

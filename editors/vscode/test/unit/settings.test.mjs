@@ -28,12 +28,12 @@ test('values are passed through', () => {
   const s = toServerSettings(defaults({
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
-    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'],
+    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30,
   }));
   assert.deepEqual(s, {
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
-    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'],
+    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30,
   });
 });
 
@@ -47,6 +47,7 @@ test('values the server would reject are normalised instead of resetting everyth
   assert.deepEqual(s.runArgs, []);
   assert.equal(toServerSettings(defaults({ compilerDiagnostics: 'errors' })).compilerDiagnostics, 'errors');
   assert.equal(toServerSettings(defaults({ targets: 'some' })).targets, 'all');
+  assert.equal('testTimeout' in toServerSettings(defaults({ testTimeout: 0 })), false, 'no limit');
 });
 
 test('didChangeConfiguration nests under "splitlink" (one of the two shapes the server accepts)', () => {

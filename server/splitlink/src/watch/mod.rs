@@ -66,6 +66,8 @@ pub struct TestMode {
     pub args: Vec<String>,
     /// Only the doctests (`--doc`).
     pub doc: bool,
+    /// `--test-timeout`.
+    pub timeout: Option<Duration>,
 }
 
 impl WatchArgs {
@@ -325,6 +327,7 @@ impl Watch {
             doctests: mode.doc || self.args.selection.selection().targets.is_default(),
             color: !self.args.out.json() && std::io::stdout().is_terminal(),
             own_group: true,
+            timeout: mode.timeout,
         };
         let plan = d.tests.clone();
         let target_dir = self.session.target_dir().to_path_buf();

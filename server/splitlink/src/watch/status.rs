@@ -129,7 +129,16 @@ impl Screen {
         let ran = r.ran();
         let unchanged = r.binaries.len() - ran;
         let passed: u64 = r.binaries.iter().map(|b| b.passed).sum();
-        let failed: Vec<&str> = r.failed().iter().map(|b| b.rerun.as_str()).collect();
+        use splitlink_session::testrun::Ended;
+        let failed: Vec<String> = r
+            .failed()
+            .iter()
+            .map(|b| match &b.ended {
+                Ended::TimedOut(s) => format!("{} (timed out after {s} s)", b.rerun),
+                Ended::Signal(s) => format!("{} (signal {s})", b.rerun),
+                _ => b.rerun.clone(),
+            })
+            .collect();
         let mut words = vec![format!("ran {ran} test binar{}", if ran == 1 { "y" } else { "ies" })];
         if unchanged > 0 {
             words.push(format!("{unchanged} unchanged (binary identical, last run passed)"));

@@ -108,7 +108,7 @@ fn test_runs_what_cargo_test_runs_and_agrees_on_counts() {
     assert!(ours.status.success(), "{}", text(&ours));
     let (cs, os) = (String::from_utf8_lossy(&cargo.stdout), String::from_utf8_lossy(&ours.stdout));
     assert_eq!(counts(&os), counts(&cs), "{}", text(&ours));
-    assert_eq!(counts(&os), (8, 0, 1), "5 unit/integration tests + 1 doctest… {}", text(&ours));
+    assert_eq!(counts(&os), (9, 0, 1), "unit and integration tests + 1 doctest… {}", text(&ours));
     let (ce, oe) = (String::from_utf8_lossy(&cargo.stderr), String::from_utf8_lossy(&ours.stderr));
     assert_eq!(running_lines(&oe), running_lines(&ce), "same binaries in the same order");
 
@@ -118,7 +118,7 @@ fn test_runs_what_cargo_test_runs_and_agrees_on_counts() {
     let runs = test_runs(&json);
     assert_eq!(runs.len(), running_lines(&ce).len(), "{}", text(&json));
     let passed: u64 = runs.iter().map(|r| r["passed"].as_u64().unwrap()).sum();
-    assert_eq!(passed, 8);
+    assert_eq!(passed, 9);
     assert!(runs.iter().all(|r| r["success"] == true && r["exit_code"] == 0), "{runs:#?}");
     assert!(runs.iter().any(|r| r["name"] == "util (doctests)" && r["passed"] == 1), "{runs:#?}");
     assert_eq!(finished(&json)["splitlink"]["cargo_invoked"], false, "a second run replays");
@@ -179,6 +179,20 @@ fn a_failing_test_exits_101_and_names_its_line() {
     assert!(err.contains("signal: 6, SIGABRT"), "{}", text(&out));
     assert!(err.contains("Running tests/it.rs"), "it runs after crash: {}", text(&out));
 
+    // A hanging test: killed at --test-timeout, named as timed out; the next binary still runs.
+    let t0 = Instant::now();
+    let out = Command::new(fixture::splitlink())
+        .args(["test", "-p", "app", "--test", "crash", "--test", "it", "--no-fail-fast", "--test-timeout", "2"])
+        .current_dir(&dir)
+        .env("SPLITLINK_FIXTURE_HANG", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    assert!(t0.elapsed() < Duration::from_secs(60), "killed at the timeout, not after the 600 s sleep");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("timed out after 2 s"), "{}", text(&out));
+    assert!(err.contains("Running tests/it.rs"), "it runs after the hang: {}", text(&out));
+
     // An unknown test target: cargo's message, exit 101.
     let out = splitlink(&dir, &["test", "--test", "nope"]);
     assert_eq!(out.status.code(), Some(101));
@@ -204,7 +218,7 @@ fn nextest_runs_the_binaries_splitlink_built() {
     let out = splitlink(&dir, &["test", "--nextest", "--lib", "--tests"]);
     assert!(out.status.success(), "{}", text(&out));
     let all = text(&out);
-    assert!(all.contains("7 tests run: 7 passed"), "{all}");
+    assert!(all.contains("8 tests run: 8 passed"), "{all}");
 }
 
 #[test]
@@ -290,4 +304,57 @@ fn a_package_without_a_library_has_no_doctests_and_tests_its_bin() {
     assert_eq!(runs.len(), 1, "{runs:#?}");
     assert_eq!(runs[0]["passed"], 1);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("no library targets"), "{}", text(&out));
+}
+
+#[test]
+fn run_picks_default_run_among_several_binaries_as_cargo_does() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("multi");
+    let manifest = |extra: &str| format!("[package]\nname = \"multi\"\nversion = \"0.1.0\"\nedition = \"2021\"\n{extra}");
+    fixture::write_files(
+        &dir,
+        &[
+            ("Cargo.toml".into(), manifest("default-run = \"other\"\n")),
+            ("src/main.rs".into(), "fn main() {\n    println!(\"main\");\n}\n".into()),
+            ("src/bin/other.rs".into(), "fn main() {\n    println!(\"other\");\n}\n".into()),
+        ],
+    );
+    let out = splitlink(&dir, &["run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "other", "{}", text(&out));
+    let out = splitlink(&dir, &["run", "--bin", "multi"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "main", "{}", text(&out));
+    // Without the key: cargo's error, naming both.
+    std::fs::write(dir.join("Cargo.toml"), manifest("")).unwrap();
+    let out = splitlink(&dir, &["run"]);
+    assert_eq!(out.status.code(), Some(101), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("could not determine which binary to run") && err.contains("multi, other"), "{}", text(&out));
+}
+
+#[test]
+fn tests_see_their_build_scripts_out_dir_as_under_cargo() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("withscript");
+    fixture::write_files(
+        &dir,
+        &[
+            ("Cargo.toml".into(), "[package]\nname = \"withscript\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".into()),
+            (
+                "build.rs".into(),
+                "fn main() {\n    let out = std::env::var(\"OUT_DIR\").unwrap();\n    std::fs::write(format!(\"{out}/data.txt\"), \"from the build script\").unwrap();\n}\n".into(),
+            ),
+            (
+                "src/lib.rs".into(),
+                "#[test]\nfn reads_out_dir_at_run_time() {\n    let out = std::env::var(\"OUT_DIR\").expect(\"OUT_DIR set for tests, as cargo does\");\n    assert_eq!(std::fs::read_to_string(format!(\"{out}/data.txt\")).unwrap(), \"from the build script\");\n}\n".into(),
+            ),
+        ],
+    );
+    let cargo = Command::new("cargo").arg("test").current_dir(&dir).env_remove("CARGO_TARGET_DIR").output().unwrap();
+    assert!(cargo.status.success(), "cargo itself: {}", text(&cargo));
+    let out = splitlink(&dir, &["test", "--lib"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(counts(&String::from_utf8_lossy(&out.stdout)), (1, 0, 0), "{}", text(&out));
+    let out = splitlink(&dir, &["test", "--lib", "--nextest"]);
+    assert!(out.status.success(), "through nextest too: {}", text(&out));
 }
