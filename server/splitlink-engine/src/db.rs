@@ -100,6 +100,15 @@ pub struct Unit {
     /// The objects and `.rlink` of the last split compile are still on disk.
     #[returns(copy)]
     pub objects_present: bool,
+    /// Direct dependencies this unit reads only through their `.rmeta` (`--extern x=….rmeta`:
+    /// cargo's pipelining of a library on libraries): it may start once their metadata is
+    /// written, before their codegen ends.
+    #[returns(ref)]
+    pub metadata_deps: Vec<Unit>,
+    /// This unit is being compiled and its `.rmeta` is complete (rustc's artifact notification),
+    /// with `interface` set from it.
+    #[returns(copy)]
+    pub metadata_ready: bool,
 }
 
 /// All units of the current selection, in capture order.
@@ -221,14 +230,26 @@ pub fn link_decision(db: &dyn salsa::Database, unit: Unit) -> LinkDecision {
     fingerprint::decide(unit.last_link(db).as_ref(), now.as_ref(), unit.binary_ok(db))
 }
 
-/// Units that must be compiled and can be now: dirty, with every dependency settled (clean).
+/// Units that must be compiled and can be now: dirty, with every dependency settled — clean,
+/// or (pipelining, as cargo) a library still in codegen whose `.rmeta` is complete, when this
+/// unit reads its dependencies as metadata (cargo passed it `.rmeta`s: a library that links
+/// nothing; a binary gets `.rlib`s and waits) and this one as such (a direct dependency passed
+/// as `.rmeta`; a transitive one is found by rustc through its `.rmeta` too).
 #[salsa::tracked(returns(ref))]
 pub fn ready_to_compile(db: &dyn salsa::Database, graph: Graph) -> Vec<Unit> {
     graph
         .units(db)
         .iter()
         .copied()
-        .filter(|u| dirty(db, *u).is_some() && transitive_deps(db, *u).iter().all(|d| dirty(db, *d).is_none()))
+        .filter(|u| {
+            dirty(db, *u).is_some()
+                && transitive_deps(db, *u).iter().all(|d| {
+                    dirty(db, *d).is_none()
+                        || (d.metadata_ready(db)
+                            && !u.metadata_deps(db).is_empty()
+                            && (u.metadata_deps(db).contains(d) || !u.deps(db).contains(d)))
+                })
+        })
         .collect()
 }
 
@@ -302,11 +323,11 @@ mod tests {
         let built = |srcs: Vec<(PathBuf, Option<Digest>)>, deps| BuiltWith { spec: d(9), sources: srcs, deps, env: vec![] };
         #[rustfmt::skip]
         let lib = Unit::new(&db, key("lib", "util"), d(9), vec![lib_src], vec![], vec![], false,
-            Some(built(vec![("util/src/lib.rs".into(), Some(d(1)))], vec![])), Some(d(10)), vec![], None, None, d(0), None, true, false);
+            Some(built(vec![("util/src/lib.rs".into(), Some(d(1)))], vec![])), Some(d(10)), vec![], None, None, d(0), None, true, false, vec![], false);
         #[rustfmt::skip]
         let bin = Unit::new(&db, key("bin", "app"), d(9), vec![bin_src], vec![lib], vec![], true,
             Some(built(vec![("app/src/main.rs".into(), Some(d(2)))], vec![(key("lib", "util"), Some(d(10)))])), None, vec![d(20)],
-            Some(vec![lib_rlib, outside_rlib]), Some(d(21)), d(22), None, true, false);
+            Some(vec![lib_rlib, outside_rlib]), Some(d(21)), d(22), None, true, false, vec![], false);
         let inputs = link_inputs(&db, bin).clone();
         let mut db = db;
         bin.set_last_link(&mut db).to(inputs);

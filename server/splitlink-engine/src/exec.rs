@@ -122,22 +122,53 @@ pub fn run(inv: &Invocation, step: Step) -> std::io::Result<RunOutput> {
 
 /// Run a command to completion, capturing its output; with a `Cancel`, in its own process
 /// group so that cancelling kills it and its children.
-pub fn run_with(mut cmd: Command, cancel: Option<&Cancel>) -> std::io::Result<RunOutput> {
+pub fn run_with(cmd: Command, cancel: Option<&Cancel>) -> std::io::Result<RunOutput> {
+    run_streaming(cmd, cancel, |_| {})
+}
+
+/// [`run_with`], showing each line of the process's stderr to `on_stderr_line` as it is
+/// written (rustc's artifact notifications arrive that way, before the process ends).
+pub fn run_streaming(mut cmd: Command, cancel: Option<&Cancel>, mut on_stderr_line: impl FnMut(&[u8])) -> std::io::Result<RunOutput> {
+    use std::io::{BufRead, Read};
     use std::os::unix::process::CommandExt;
     if cancel.is_some() {
         cmd.process_group(0);
     }
-    let child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
     let pid = child.id();
     if let Some(c) = cancel {
         c.register(pid);
     }
-    let out = child.wait_with_output();
+    let stdout = child.stdout.take().map(|mut s| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = s.read_to_end(&mut v);
+            v
+        })
+    });
+    let mut stderr = Vec::new();
+    if let Some(s) = child.stderr.take() {
+        let mut r = std::io::BufReader::new(s);
+        loop {
+            let start = stderr.len();
+            match r.read_until(b'\n', &mut stderr) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => on_stderr_line(&stderr[start..]),
+            }
+        }
+    }
+    let status = child.wait();
     if let Some(c) = cancel {
         c.unregister(pid);
     }
-    let out = out?;
-    Ok(RunOutput { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
+    let stdout = stdout.and_then(|t| t.join().ok()).unwrap_or_default();
+    Ok(RunOutput { code: status?.code(), stdout, stderr })
+}
+
+/// Whether a line of rustc's stderr (`--json=artifacts`) says the crate's `.rmeta` is written.
+pub fn is_metadata_artifact(line: &[u8]) -> bool {
+    let s = String::from_utf8_lossy(line);
+    s.starts_with('{') && s.contains("\"$message_type\":\"artifact\"") && s.contains("\"emit\":\"metadata\"")
 }
 
 /// Whether a failed split step failed for a reason that is not the user's code: a toolchain

@@ -63,6 +63,11 @@ enum Event {
     },
     /// A linked library measured on its own thread.
     Measured(crate::digest::Derived),
+    /// A library being compiled wrote its `.rmeta` (rustc's artifact notification): dependents
+    /// that read it as metadata may start (pipelining).
+    Metadata {
+        key: UnitKey,
+    },
 }
 
 /// What a `-Zno-link` compile left for its link.
@@ -143,6 +148,16 @@ pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
         let sources: Vec<File> = source_paths.iter().map(|p| file_input(&mut w, &mut cache, p)).collect();
         let link_files = u.built.link_files.as_ref().map(|v| v.iter().map(|p| link_file_input(&mut w, &mut cache, p)).collect());
         let deps: Vec<Unit> = u.spec.deps.iter().filter_map(|d| w.units.get(d).copied()).collect();
+        // Dependencies passed as `.rmeta` (`--extern x=…/libx-….rmeta`).
+        let rmeta_externs: Vec<PathBuf> =
+            u.spec.invocation.externs().into_iter().map(|(_, p)| p).filter(|p| p.extension().is_some_and(|e| e == "rmeta")).collect();
+        let metadata_deps: Vec<Unit> = u
+            .spec
+            .deps
+            .iter()
+            .filter(|d| state.units.get(*d).is_some_and(|du| du.spec.invocation.outputs().iter().any(|o| rmeta_externs.contains(o))))
+            .filter_map(|d| w.units.get(d).copied())
+            .collect();
         let linkable = u.spec.split_linkable();
         let env_names = u.built.with.as_ref().map(|b| b.env.clone()).unwrap_or_default();
         let unit = Unit::new(
@@ -162,6 +177,8 @@ pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
             u.built.last_link.clone(),
             !linkable || binary_ok(&u.spec, &u.built.outputs),
             linkable && objects_present(&u.spec, &u.built),
+            metadata_deps,
+            false,
         );
         w.units.insert(k.clone(), unit);
     }
@@ -335,7 +352,17 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel:
         let inv = &spec.invocation;
         let mut split = None;
         let mut fallback = None;
-        let out = if spec.split_linkable() {
+        let pipelined = spec.kind == UnitKind::Lib && !spec.split_linkable();
+        let out = if pipelined {
+            let (tx, key) = (tx.clone(), key.clone());
+            let mut sent = false;
+            exec::run_streaming(exec::command(inv, Step::Plain), cancel.as_ref(), |line| {
+                if !sent && exec::is_metadata_artifact(line) {
+                    sent = true;
+                    let _ = tx.send(Event::Metadata { key: key.clone() });
+                }
+            })
+        } else if spec.split_linkable() {
             exec::remove_split_leftovers(inv);
             match run(Step::NoLink) {
                 Ok(o) => match exec::split_problem(&o) {
@@ -484,11 +511,23 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
                 continue;
             }
             let reason = db::dirty(&lp.w.db, u).expect("ready units are dirty");
-            lp.explanation.compiled.push((key.clone(), describe(&reason, &lp.root, lp.state)));
+            let mut why = describe(&reason, &lp.root, lp.state);
+            let on_metadata: Vec<String> = db::transitive_deps(&lp.w.db, u)
+                .iter()
+                .filter(|d| db::dirty(&lp.w.db, **d).is_some())
+                .map(|d| d.key(&lp.w.db).to_string())
+                .collect();
+            if !on_metadata.is_empty() {
+                why.push_str(&format!(" (pipelined: started on the metadata of {} while its codegen ran)", on_metadata.join(", ")));
+            }
+            lp.explanation.compiled.push((key.clone(), why));
             lp.snapshots.insert(key.clone(), db::current_inputs(&lp.w.db, u));
             let spec = lp.spec(&key).clone();
             sink.event(BuildEvent::Compiling(unit_info(&spec)));
             lp.running.insert(key.clone());
+            if u.metadata_ready(&lp.w.db) {
+                u.set_metadata_ready(&mut lp.w.db).to(false);
+            }
             spawn_compile(&tx, key, spec, lp.cancel.clone());
         }
         let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
@@ -630,6 +669,25 @@ fn persist(w: &Warm, state: &mut State) {
 
 fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<Event>) {
     match ev {
+        Event::Metadata { key } => {
+            // Still compiling (a late notification after `Compiled` changes nothing).
+            if !lp.running.contains(&key) {
+                return;
+            }
+            let unit = lp.w.units[&key];
+            let spec = lp.spec(&key);
+            let Some(rmeta) = spec.invocation.interface_output().filter(|p| p.extension().is_some_and(|e| e == "rmeta")) else { return };
+            // The interface dependents see, as `measure_outputs` takes it after the compile
+            // (which sets it again; if it differs, what compiled against this one is dirty).
+            let digest = crate::digest::hash_file(&rmeta).ok().flatten();
+            if digest.is_none() {
+                return;
+            }
+            if unit.interface(&lp.w.db) != digest {
+                unit.set_interface(&mut lp.w.db).to(digest);
+            }
+            unit.set_metadata_ready(&mut lp.w.db).to(true);
+        }
         Event::Measured(d) => {
             lp.measuring.remove(&d.path);
             let digest = d.digest;
@@ -644,6 +702,12 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
             lp.running.remove(&key);
             lp.rustc_ms += ms;
             let unit = lp.w.units[&key];
+            // Settled either way: what dependents may read is decided by `dirty` again (a
+            // failed compile leaves it dirty, and a stale flag must not let them start on the
+            // next build before it compiles again).
+            if unit.metadata_ready(&lp.w.db) {
+                unit.set_metadata_ready(&mut lp.w.db).to(false);
+            }
             if let Some(reason) = &fallback {
                 sink.event(BuildEvent::Fallback { unit: unit_info(lp.spec(&key)), reason: reason.clone() });
                 lp.explanation.fallbacks.push((key.clone(), reason.clone()));

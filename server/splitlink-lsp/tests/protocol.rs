@@ -79,7 +79,7 @@ async fn initialize_advertises_what_the_server_does() {
     let r = c.response(1).await;
     let caps = &r["result"]["capabilities"];
     let cmds: Vec<&str> = caps["executeCommandProvider"]["commands"].as_array().unwrap().iter().filter_map(|c| c.as_str()).collect();
-    assert_eq!(cmds, ["splitlink.build", "splitlink.run", "splitlink.stop", "splitlink.explain"]);
+    assert_eq!(cmds, ["splitlink.build", "splitlink.run", "splitlink.stop", "splitlink.explain", "splitlink.test"]);
     assert_eq!(caps["textDocumentSync"]["save"]["includeText"], json!(false));
     assert_eq!(caps["codeActionProvider"]["codeActionKinds"], json!(["quickfix"]));
     assert_eq!(r["result"]["serverInfo"]["name"], "splitlink");

@@ -47,6 +47,7 @@ fixtures!(
     root_build_script_nested,
     script_out_dir,
     feature_unification,
+    pipelined,
 );
 
 /// Two records claiming one unit in splitlink's state: never a guess, the build goes through
