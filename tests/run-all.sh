@@ -21,6 +21,13 @@ unset CARGO_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER RUSTC_WOR
 
 cargo build --workspace --locked --all-targets
 status=0
+# Fast mode's linker (wild 0.10.0 from crates.io, under target/tools): its tests link with it.
+if wild="$(bash tests/install-wild.sh)"; then
+    export SPLITLINK_WILD="$wild"
+else
+    echo "error: could not install the wild linker (bash tests/install-wild.sh); the fast-mode tests will fail" >&2
+    status=1
+fi
 # Style: rustfmt (rustfmt.toml) and clippy with warnings as errors.
 for c in rustfmt clippy; do
     if ! cargo "${c/rustfmt/fmt}" --version >/dev/null 2>&1 && command -v rustup >/dev/null 2>&1; then

@@ -20,6 +20,8 @@ export interface BuildFinishedParams {
   binaries: Binary[];
   /** Only when the build could not start (broken Cargo.toml, no toolchain). */
   error?: string;
+  /** Fast mode (`splitlink.fast`): the linker its links used. */
+  fastLinker?: string;
 }
 
 /** `splitlink/runStatus` (server → client). */

@@ -19,6 +19,7 @@ export interface ServerSettings {
   testOnSave: boolean;
   testArgs: string[];
   testTimeout?: number;
+  fast: boolean;
 }
 
 /** Settings only the extension reads whose change needs a new server process. */
@@ -38,6 +39,7 @@ export const SERVER_KEYS = [
   'testOnSave',
   'testArgs',
   'testTimeout',
+  'fast',
 ] as const;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : undefined);
@@ -65,6 +67,7 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
     targets: str(get('targets')) === 'default' ? 'default' : 'all',
     testOnSave: bool(get('testOnSave')),
     testArgs: strings(get('testArgs')),
+    fast: bool(get('fast')),
   };
   const bin = str(get('bin'));
   if (bin) out.bin = bin;

@@ -80,6 +80,7 @@ function buildTooltip(b: BuildFinishedParams, errors: ErrorCounts): string {
     `- linked: ${list(b.linked)}`,
     `- link skipped (objects unchanged): ${list(b.linkSkipped)}`,
   ];
+  if (b.fastLinker) lines.push(`- fast mode: linked with ${b.fastLinker} (behaves as cargo's binary, not byte-identical)`);
   if (!b.success && !b.cancelled && !b.error) lines.push(`- errors: ${errors.link} linker, ${errors.compile} compiler`);
   if (b.error) lines.push('', b.error);
   lines.push('', 'Click to show the output.');
@@ -111,8 +112,9 @@ export function statusView(state: BuildState, errors: ErrorCounts = { link: 0, c
         if (errors.link > 0) return { text: '$(error) link failed', tooltip, severity: 'error' };
         return { text: '$(error) build failed', tooltip, severity: 'error' };
       }
-      if (b.linked.length > 0) return { text: `$(check) linked ${formatDuration(b.durationMs)}`, tooltip };
-      if (b.linkSkipped.length > 0) return { text: '$(debug-step-over) link skipped', tooltip };
+      const fast = b.fastLinker ? ' (fast)' : '';
+      if (b.linked.length > 0) return { text: `$(check) linked ${formatDuration(b.durationMs)}${fast}`, tooltip };
+      if (b.linkSkipped.length > 0) return { text: `$(debug-step-over) link skipped${fast}`, tooltip };
       if (b.compiled.length > 0) return { text: `$(check) built ${formatDuration(b.durationMs)}`, tooltip };
       return { text: `$(check) up to date ${formatDuration(b.durationMs)}`, tooltip };
     }

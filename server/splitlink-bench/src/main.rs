@@ -74,6 +74,10 @@ struct Cli {
     /// The cargo version --real-check builds
     #[arg(long, default_value = "0.96.0")]
     cargo_version: String,
+    /// Measure splitlink in fast mode (`--fast`: links with wild; SPLITLINK_WILD or wild on
+    /// PATH) against cargo (with --write-docs: docs/benchmarks-fast.md)
+    #[arg(long)]
+    fast: bool,
 }
 
 fn main() -> ExitCode {
@@ -144,10 +148,15 @@ struct Ctx {
     splitlink: PathBuf,
     bench_dir: PathBuf,
     scenarios: Vec<Scenario>,
+    fast: bool,
 }
 
 fn main_args(ctx: &Ctx) -> Vec<OsString> {
-    vec![ctx.splitlink.clone().into(), "build".into(), "--message-format".into(), "json".into()]
+    let mut a: Vec<OsString> = vec![ctx.splitlink.clone().into(), "build".into(), "--message-format".into(), "json".into()];
+    if ctx.fast {
+        a.push("--fast".into());
+    }
+    a
 }
 
 fn cargo_args() -> Vec<OsString> {
@@ -340,11 +349,21 @@ fn run() -> Result<bool> {
         return Ok(true);
     }
     if cli.test_loop {
-        let text =
-            testloop::run(&splitlink, &bench_dir, cli.real_repeats.unwrap_or(cli.repeats), !cli.skip_real, &cli.ripgrep_version, &env)?;
+        if cli.fast && splitlink_engine_wild().is_none() {
+            bail!("--fast: `wild` not found (bash tests/install-wild.sh, then SPLITLINK_WILD=…)");
+        }
+        let text = testloop::run(
+            &splitlink,
+            &bench_dir,
+            cli.real_repeats.unwrap_or(cli.repeats),
+            !cli.skip_real,
+            &cli.ripgrep_version,
+            &env,
+            cli.fast,
+        )?;
         println!("{text}");
         if cli.write_docs {
-            let path = repo.join("docs/benchmarks-test.md");
+            let path = repo.join(if cli.fast { "docs/benchmarks-test-fast.md" } else { "docs/benchmarks-test.md" });
             std::fs::write(&path, &text)?;
             eprintln!("== wrote {}", path.display());
         }
@@ -372,7 +391,10 @@ fn run() -> Result<bool> {
         return Ok(ok);
     }
     eprintln!("== measuring {} ({})", splitlink.display(), env.splitlink_version);
-    let ctx = Ctx { splitlink, bench_dir, scenarios };
+    if cli.fast && splitlink_engine_wild().is_none() {
+        bail!("--fast: `wild` not found (bash tests/install-wild.sh, then SPLITLINK_WILD=…); fast mode would link with the default linker");
+    }
+    let ctx = Ctx { splitlink, bench_dir, scenarios, fast: cli.fast };
 
     let mut results = Vec::new();
     let mut skipped = Vec::new();
@@ -410,10 +432,20 @@ fn run() -> Result<bool> {
     let text = report::render(&env, &results, &skipped, &ctx.scenarios, (t0.elapsed().as_secs_f64(), build_s), &cmdline);
     println!("{text}");
     eprintln!("== done in {:.1} min", t0.elapsed().as_secs_f64() / 60.0);
-    if cli.write_docs {
+    if cli.write_docs && cli.fast {
+        let path = repo.join("docs/benchmarks-fast.md");
+        let intro = "# Benchmarks: fast mode\n\n`cargo run --release -p splitlink-bench -- --fast --write-docs` (same method and scenarios as [benchmarks.md](benchmarks.md)): the splitlink side builds with `--fast`, whose split links use the wild linker; cargo builds as always. Compiles are the exact mode's, so only the link column can differ from benchmarks.md.\n";
+        std::fs::write(&path, format!("{intro}\n{text}"))?;
+        eprintln!("== wrote {}", path.display());
+    } else if cli.write_docs {
         let path = repo.join("docs/benchmarks.md");
         std::fs::write(&path, format!("{}\n{text}", include_str!("intro.md")))?;
         eprintln!("== wrote {}", path.display());
     }
     Ok(true)
+}
+
+/// wild as fast mode finds it (`SPLITLINK_WILD`, PATH, ~/.cargo/bin).
+fn splitlink_engine_wild() -> Option<PathBuf> {
+    splitlink_engine::fast::find_wild()
 }

@@ -131,10 +131,13 @@ struct Row {
     cargo: Vec<CargoRun>,
 }
 
-fn sl_args(splitlink: &Path, ws: &Ws, changed: bool) -> Vec<OsString> {
+fn sl_args(splitlink: &Path, ws: &Ws, changed: bool, fast: bool) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec![splitlink.into(), "test".into(), "--message-format".into(), "json".into()];
     if changed {
         a.push("--changed".into());
+    }
+    if fast {
+        a.push("--fast".into());
     }
     a.extend(ws.selection.iter().map(OsString::from));
     a
@@ -146,7 +149,7 @@ fn cargo_args(ws: &Ws) -> Vec<OsString> {
     a
 }
 
-fn bench(splitlink: &Path, dir: &Path, ws: &Ws, repeats: usize) -> Result<Vec<Row>> {
+fn bench(splitlink: &Path, dir: &Path, ws: &Ws, repeats: usize, fast: bool) -> Result<Vec<Row>> {
     let sides = [dir.join("splitlink"), dir.join("changed"), dir.join("cargo")];
     for d in &sides {
         if d.exists() {
@@ -157,8 +160,8 @@ fn bench(splitlink: &Path, dir: &Path, ws: &Ws, repeats: usize) -> Result<Vec<Ro
     let logs = dir.join("logs");
     let run_side = |k: usize| -> Result<measure::Sample> {
         let argv = match k {
-            0 => sl_args(splitlink, ws, false),
-            1 => sl_args(splitlink, ws, true),
+            0 => sl_args(splitlink, ws, false, fast),
+            1 => sl_args(splitlink, ws, true, fast),
             _ => cargo_args(ws),
         };
         measure::run(&argv, &sides[k], &logs.join(["splitlink", "changed", "cargo"][k]))
@@ -335,6 +338,7 @@ pub fn run(
     real: bool,
     ripgrep_version: &str,
     env: &report::Environment,
+    fast: bool,
 ) -> Result<String> {
     let t0 = std::time::Instant::now();
     let mut workspaces = vec![generated_ws(bench_dir)?];
@@ -348,7 +352,7 @@ pub fn run(
     let mut body = String::new();
     let mut targets = Vec::new();
     for ws in &workspaces {
-        match bench(splitlink, &bench_dir.join(&ws.name), ws, repeats) {
+        match bench(splitlink, &bench_dir.join(&ws.name), ws, repeats, fast) {
             Ok(rows) => render_rows(ws, &rows, &mut body, &mut targets),
             Err(e) => skipped.push(format!("{}: {e:#}", ws.title)),
         }
@@ -357,8 +361,10 @@ pub fn run(
     let _ = writeln!(out, "# Benchmark: the edit→test loop (`splitlink test` vs `cargo test`)\n");
     let _ = writeln!(
         out,
-        "Produced by `cargo run --release -p splitlink-bench -- --test-loop --write-docs` in {:.1} min, {repeats} runs per edit and command (medians). Three identical copies of each workspace: `splitlink test`, `splitlink test --changed` and `cargo test`, with the same selection (`--workspace --lib --bins --tests`: every test binary, no doctests), the same edit applied to each copy before its run, the order rotated between runs. Times are wall-clock for the whole command: build, links and test runs. *link ms* and *test run ms* are splitlink's own `link_ms` (summed over links) and the summed durations of the test binaries it ran; cargo gives no such split. *relinked / run*: test binaries splitlink linked again / ran.\n",
-        t0.elapsed().as_secs_f64() / 60.0
+        "Produced by `cargo run --release -p splitlink-bench -- --test-loop{} --write-docs` in {:.1} min, {repeats} runs per edit and command (medians).{} Three identical copies of each workspace: `splitlink test`, `splitlink test --changed` and `cargo test`, with the same selection (`--workspace --lib --bins --tests`: every test binary, no doctests), the same edit applied to each copy before its run, the order rotated between runs. Times are wall-clock for the whole command: build, links and test runs. *link ms* and *test run ms* are splitlink's own `link_ms` (summed over links) and the summed durations of the test binaries it ran; cargo gives no such split. *relinked / run*: test binaries splitlink linked again / ran.\n",
+        if fast { " --fast" } else { "" },
+        t0.elapsed().as_secs_f64() / 60.0,
+        if fast { " **Fast mode**: both `splitlink test` columns run with `--fast` (split links with the wild linker); cargo links as always." } else { "" },
     );
     let _ = writeln!(out, "{}", report::environment_lines(env));
     for e in EDITS {

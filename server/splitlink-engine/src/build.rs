@@ -41,6 +41,8 @@ pub struct BuildOptions {
     pub force_capture: bool,
     /// The `splitlink` executable cargo runs as `RUSTC_WORKSPACE_WRAPPER` (default: this one).
     pub wrapper: Option<PathBuf>,
+    /// Fast mode ([`crate::fast`]): split links with wild when it is installed.
+    pub fast: bool,
 }
 
 impl Default for BuildOptions {
@@ -50,6 +52,7 @@ impl Default for BuildOptions {
             jobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
             force_capture: false,
             wrapper: None,
+            fast: false,
         }
     }
 }
@@ -82,13 +85,16 @@ pub struct Engine {
     state_stamp: Option<Stamp>,
     warm: Option<Warm>,
     generation: u64,
+    /// Fast mode's link ([`crate::fast`]), when on.
+    fast: Option<crate::fast::FastLink>,
 }
 
 impl Engine {
     pub fn open(sel: Selection, opts: BuildOptions, cwd: &Path) -> Result<Engine, BuildError> {
         let loc = workspace::locate(&sel, cwd)?;
         let sel_key = sel.key(cwd);
-        Ok(Engine { sel, opts, loc, sel_key, state: State::default(), state_stamp: None, warm: None, generation: 0 })
+        let fast = opts.fast.then(|| crate::fast::fast_link(&loc.target_dir));
+        Ok(Engine { sel, opts, loc, sel_key, state: State::default(), state_stamp: None, warm: None, generation: 0, fast })
     }
 
     pub fn workspace_root(&self) -> &Path {
@@ -266,11 +272,12 @@ impl Engine {
             }
         }
 
+        let link_extra: &[String] = self.fast.as_ref().map(|f| f.args.as_slice()).unwrap_or(&[]);
         let mut summary = if success && not_replayable.is_none() {
             let fresh_db = self.warm.is_none();
             let warm = match self.warm.take() {
                 Some(w) => w,
-                None => replay::new_warm(state, &sel_key),
+                None => replay::new_warm(state, &sel_key, link_extra),
             };
             let part = CargoPart {
                 reason: cargo_reason.take(),
@@ -283,7 +290,7 @@ impl Engine {
             // A database kept from this engine's last build: its file inputs hold what was hashed
             // then, so what the watcher says is unchanged need not be looked at again.
             let watched = if fresh_db { None } else { watched };
-            let run = replay::Run { cwd: &loc.cwd, sel_key: &sel_key, jobs: self.opts.jobs, t0, cancel, watched };
+            let run = replay::Run { cwd: &loc.cwd, sel_key: &sel_key, jobs: self.opts.jobs, t0, cancel, watched, link_extra };
             let (summary, warm) = replay::replay(&run, state, warm, sink, part);
             self.warm = Some(warm);
             summary
@@ -311,9 +318,14 @@ impl Engine {
                 rustc_ms: 0,
                 link_ms: 0,
                 binaries: vec![],
+                fast: None,
             }
         };
         summary.generation = self.generation;
+        summary.fast = self.fast.as_ref().map(|f| f.linker.clone());
+        if let (Some(f), Some(ex)) = (&self.fast, self.state.explanations.get_mut(&sel_key)) {
+            ex.fast = Some(f.linker.clone());
+        }
         if let Some(ex) = self.state.explanations.get(&sel_key).cloned() {
             self.state.explanations.insert(LAST_EXPLANATION.to_string(), ex);
         }

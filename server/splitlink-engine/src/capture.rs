@@ -192,7 +192,18 @@ pub fn capture(
         Some(w) => w.clone(),
         None => std::env::current_exe().map_err(CaptureError::NoCargo)?,
     };
-    capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &exe)
+    // Fast mode: the wrapper's links (under cargo) use the same linker arguments as the
+    // replay's, so the first build does not link twice.
+    let link_extra = if opts.fast { crate::fast::fast_link(&loc.target_dir).args } else { vec![] };
+    let w = WrapperCmd { exe, link_extra };
+    capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &w)
+}
+
+/// How cargo runs splitlink as its workspace wrapper.
+struct WrapperCmd {
+    exe: PathBuf,
+    /// [`crate::wrapper::LINK_EXTRA_ENV`]: fast mode's linker arguments.
+    link_extra: Vec<String>,
 }
 
 /// Run one cargo command (`build …`, `test --no-run …`; `test --doc …` with splitlink as the
@@ -208,8 +219,9 @@ fn run_cargo(
     sink: &mut dyn Sink,
     quiet: bool,
     cancel: Option<&crate::exec::Cancel>,
-    exe: &Path,
+    w: &WrapperCmd,
 ) -> Result<(bool, Vec<Value>, Vec<Shown>), CaptureError> {
+    let exe = &w.exe;
     let mut cmd = Command::new(cargo());
     // `-vv` makes cargo show each build script's environment (splitlink reruns scripts with
     // it); its extra lines are filtered out below.
@@ -225,6 +237,7 @@ fn run_cargo(
     }
     cmd.current_dir(&loc.cwd)
         .env("RUSTC_WORKSPACE_WRAPPER", exe)
+        .env(crate::wrapper::LINK_EXTRA_ENV, w.link_extra.join("\n"))
         .env(crate::CAPTURE_DIR_ENV, capture_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -334,7 +347,7 @@ fn capture_inner(
     quiet: bool,
     may_clean: bool,
     cancel: Option<&crate::exec::Cancel>,
-    exe: &Path,
+    exe: &WrapperCmd,
 ) -> Result<CaptureResult, CaptureError> {
     let meta = metadata(loc, sel)?;
     let started_ns = now_ns();

@@ -69,6 +69,9 @@ pub struct BuildSummary {
     /// Binaries of the selection: (name, path).
     #[serde(skip)]
     pub binaries: Vec<(String, PathBuf)>,
+    /// Fast mode: the linker its links use (None: exact mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fast: Option<String>,
 }
 
 #[derive(Clone, Debug)]

@@ -69,6 +69,7 @@ pub const ENV_DENYLIST: &[&str] = &[
     crate::CAPTURE_DIR_ENV,
     crate::wrapper::RUSTDOC_RECORD_ENV,
     crate::wrapper::REAL_RUSTDOC_ENV,
+    crate::wrapper::LINK_EXTRA_ENV,
 ];
 
 #[derive(Debug)]

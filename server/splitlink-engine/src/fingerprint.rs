@@ -105,10 +105,15 @@ pub fn is_our_binary(file: &Path, bin: &Path, outputs: &[(PathBuf, crate::digest
 }
 
 /// Digest of the arguments that shape a link. (The compiler's version is in the `.rlink`.)
-pub fn link_args_digest(inv: &Invocation) -> Digest {
+/// The link-shaping arguments' digest: the invocation's, and `extra` (fast mode's linker
+/// arguments, added to every `-Zlink-only` step).
+pub fn link_args_digest(inv: &Invocation, extra: &[String]) -> Digest {
     let mut h = Hasher::new("link-args");
     for a in inv.link_relevant_args() {
         h.str(&a);
+    }
+    for a in extra {
+        h.str("extra").str(a);
     }
     h.finish()
 }
@@ -286,13 +291,13 @@ pub fn rlib_objects_digest(p: &Path) -> Option<Digest> {
 
 /// Measure the inputs of a link now (I/O): the executor and the wrapper call this after a
 /// `-Zno-link` compile whose own objects are `own_objects`.
-pub fn measure(inv: &Invocation, own_objects: &[Digest], rlink: Digest, cache: &mut StatCache) -> Option<LinkInputs> {
+pub fn measure(inv: &Invocation, own_objects: &[Digest], rlink: Digest, cache: &mut StatCache, extra: &[String]) -> Option<LinkInputs> {
     let files = link_files(inv)?;
     let files = files.into_iter().map(|p| {
         let d = link_file_digest(&p, cache);
         (p, d)
     });
-    Some(LinkInputs::new(own_objects, files.collect(), link_args_digest(inv), Some(rlink)))
+    Some(LinkInputs::new(own_objects, files.collect(), link_args_digest(inv, extra), Some(rlink)))
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub mod digest;
 pub mod discover;
 pub mod events;
 pub mod exec;
+pub mod fast;
 pub mod fingerprint;
 pub mod invocation;
 pub mod measure;

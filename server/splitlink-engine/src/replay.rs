@@ -132,7 +132,7 @@ pub(crate) fn binary_ok(spec: &UnitSpec, outputs: &[(PathBuf, Stamp)]) -> bool {
 }
 
 /// A database for the selection's graph, inputs from the state.
-pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
+pub fn new_warm(state: &mut State, sel_key: &str, link_extra: &[String]) -> Warm {
     let sel_state = &state.selections[sel_key];
     let keys: Vec<UnitKey> = sel_state.units.iter().filter(|k| state.units[*k].spec.replayable()).cloned().collect();
     let db = Db::default();
@@ -173,7 +173,7 @@ pub fn new_warm(state: &mut State, sel_key: &str) -> Warm {
             u.built.objects.clone(),
             link_files,
             u.built.rlink,
-            fingerprint::link_args_digest(&u.spec.invocation),
+            fingerprint::link_args_digest(&u.spec.invocation, link_extra),
             u.built.last_link.clone(),
             !linkable || binary_ok(&u.spec, &u.built.outputs),
             linkable && objects_present(&u.spec, &u.built),
@@ -394,10 +394,16 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel:
     });
 }
 
-fn spawn_link(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>) {
+fn spawn_link(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>, extra: Vec<String>) {
     let tx = tx.clone();
     std::thread::spawn(move || {
-        let run = |step| exec::run_with(exec::command(&spec.invocation, step), cancel.as_ref());
+        let run = |step| {
+            let mut cmd = exec::command(&spec.invocation, step);
+            if step == Step::LinkOnly {
+                cmd.args(&extra);
+            }
+            exec::run_with(cmd, cancel.as_ref())
+        };
         let t = Instant::now();
         let inv = &spec.invocation;
         let mut fallback = None;
@@ -458,11 +464,13 @@ pub struct Run<'a> {
     pub cancel: Option<&'a Cancel>,
     /// What a watcher says is unchanged (None: look at every file).
     pub watched: Option<&'a crate::decide::Watched>,
+    /// Fast mode's arguments for every `-Zlink-only` step (empty in exact mode).
+    pub link_extra: &'a [String],
 }
 
 /// Replay the selection's graph: compile and link what is stale.
 pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn Sink, cargo: CargoPart) -> (BuildSummary, Warm) {
-    let Run { cwd, sel_key, jobs, t0, cancel, watched } = *run;
+    let Run { cwd, sel_key, jobs, t0, cancel, watched, link_extra } = *run;
     let sel_state = state.selections[sel_key].clone();
     let keys: Vec<UnitKey> = warm.keys.clone();
     let mut cache = std::mem::take(&mut state.cache);
@@ -543,7 +551,7 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             let spec = lp.spec(&key).clone();
             sink.event(BuildEvent::Linking(unit_info(&spec)));
             lp.running.insert(key.clone());
-            spawn_link(&tx, key, spec, lp.cancel.clone());
+            spawn_link(&tx, key, spec, lp.cancel.clone(), link_extra.to_vec());
         }
         if lp.running.is_empty() && lp.measuring.is_empty() {
             break;
@@ -641,6 +649,7 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
         rustc_ms: lp.rustc_ms,
         link_ms: lp.link_ms,
         binaries,
+        fast: None,
     };
     let explanation = std::mem::take(&mut lp.explanation);
     let cache = std::mem::take(&mut lp.cache);

@@ -181,6 +181,9 @@ pub struct Explanation {
     pub links: Vec<(UnitKey, LinkDecision, String)>,
     pub failed: Vec<(String, String)>,
     pub fallbacks: Vec<(UnitKey, String)>,
+    /// Fast mode: how its links were made.
+    #[serde(default)]
+    pub fast: Option<String>,
 }
 
 impl Explanation {
@@ -209,6 +212,9 @@ impl Explanation {
         }
         for (k, why) in &self.fallbacks {
             s.push_str(&format!("fallback {k}: {why}\n"));
+        }
+        if let Some(f) = &self.fast {
+            s.push_str(&format!("fast mode: links made with {f} (the binary behaves as cargo's but is not byte-identical)\n"));
         }
         for (k, why) in &self.failed {
             s.push_str(&format!("failed {k}: {why}\n"));

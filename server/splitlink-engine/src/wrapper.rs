@@ -133,14 +133,17 @@ fn split(inv: &Invocation, capture_dir: &Path, measured: &mut Vec<(String, crate
     };
     let state = capture_dir.parent().and_then(Path::parent).map(crate::state::State::load);
     let mut cache = state.as_ref().map(|s| s.cache.clone()).unwrap_or_default();
-    let link = fingerprint::measure(inv, &objects.digests, objects.rlink, &mut cache);
+    let extra = link_extra();
+    let link = fingerprint::measure(inv, &objects.digests, objects.rlink, &mut cache, &extra);
     measured.append(&mut cache.computed);
     let decision = link_decision(inv, link.as_ref(), state.as_ref());
     if let (LinkDecision::UpToDate, Some(now)) = (&decision, &link) {
         exec::remove_split_leftovers(inv);
         return (SplitOutcome::LinkSkipped { objects, link: now.clone() }, 0);
     }
-    let out = match exec::run(inv, Step::LinkOnly) {
+    let mut link_cmd = exec::command(inv, Step::LinkOnly);
+    link_cmd.args(&extra);
+    let out = match exec::run_with(link_cmd, None) {
         Ok(o) => o,
         Err(e) => return fallback(inv, format!("cannot run rustc -Zlink-only: {e}")),
     };
@@ -188,6 +191,13 @@ fn link_decision(inv: &Invocation, now: Option<&LinkInputs>, state: Option<&crat
 /// Set (with `RUSTDOC` pointing at splitlink) for `cargo test --doc` during a capture: where
 /// splitlink, standing in for rustdoc, records each doctest invocation instead of running it.
 pub const RUSTDOC_RECORD_ENV: &str = "SPLITLINK_RUSTDOC_RECORD";
+/// Fast mode's linker arguments for the wrapper's `-Zlink-only` steps (one per line; empty or
+/// unset in exact mode), set by the capture.
+pub const LINK_EXTRA_ENV: &str = "SPLITLINK_LINK_EXTRA";
+
+fn link_extra() -> Vec<String> {
+    std::env::var(LINK_EXTRA_ENV).unwrap_or_default().lines().filter(|l| !l.is_empty()).map(String::from).collect()
+}
 /// The real rustdoc, for rustdoc calls during that capture that are not doctest runs.
 pub const REAL_RUSTDOC_ENV: &str = "SPLITLINK_REAL_RUSTDOC";
 

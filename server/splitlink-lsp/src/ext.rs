@@ -27,6 +27,9 @@ pub struct BuildFinishedParams {
     /// A build that could not start (broken Cargo.toml, no toolchain): the message.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Fast mode (setting `fast`): the linker its links used.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fast_linker: Option<String>,
 }
 
 pub enum BuildFinished {}

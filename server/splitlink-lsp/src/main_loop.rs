@@ -247,7 +247,7 @@ impl MainLoop {
                     self.log(MessageType::WARNING, e);
                 }
                 if s != self.settings {
-                    let reselect = s.selection() != self.settings.selection();
+                    let reselect = s.selection() != self.settings.selection() || s.fast != self.settings.fast;
                     self.settings = s;
                     if reselect && self.initialized {
                         let folders: Vec<PathBuf> = self.workspaces.iter().map(|w| w.root.clone()).collect();
@@ -363,7 +363,7 @@ impl MainLoop {
     /// Open a session for each Cargo workspace among `folders` (each builds at once).
     fn open_workspaces(&mut self, folders: Vec<PathBuf>) {
         for f in folders {
-            let opts = BuildOptions { quiet: true, ..Default::default() };
+            let opts = BuildOptions { quiet: true, fast: self.settings.fast, ..Default::default() };
             let id = self.next_ws;
             let tx = Mutex::new(self.self_tx.clone());
             let post = Arc::new(move |ev: SessionEvent| {
@@ -516,6 +516,7 @@ impl MainLoop {
                 duration_ms: s.duration_ms,
                 binaries,
                 error: None,
+                fast_linker: s.fast.clone(),
             },
             Err(e) => BuildFinishedParams {
                 workspace: root.display().to_string(),
@@ -529,6 +530,7 @@ impl MainLoop {
                 duration_ms: 0,
                 binaries,
                 error: Some(e.clone()),
+                fast_linker: None,
             },
         };
         if let Err(e) = &d.result {

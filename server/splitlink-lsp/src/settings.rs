@@ -37,6 +37,9 @@ pub struct Settings {
     pub test_args: Vec<String>,
     /// Kill a test binary that runs longer than this many seconds (it counts as failed).
     pub test_timeout: Option<u64>,
+    /// Fast mode: link with wild when it is installed (the binary behaves as cargo's but is not
+    /// byte-identical; `splitlink/buildFinished` says so).
+    pub fast: bool,
     /// The binary `splitlink.run` starts (default: the only binary, or the first).
     pub bin: Option<String>,
     /// `dev` (default), `release` or a custom profile.

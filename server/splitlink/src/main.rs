@@ -171,6 +171,11 @@ pub(crate) struct OutputArgs {
     /// Number of parallel rustc jobs
     #[arg(short, long)]
     pub jobs: Option<usize>,
+    /// Fast mode: link with wild when it is installed (`SPLITLINK_WILD`, PATH, ~/.cargo/bin).
+    /// The binary behaves as cargo's but is not byte-identical; explain and JSON say so.
+    /// Also `SPLITLINK_FAST=1`
+    #[arg(long)]
+    pub fast: bool,
 }
 
 impl OutputArgs {
@@ -179,7 +184,8 @@ impl OutputArgs {
     }
 
     pub fn build_options(&self) -> BuildOptions {
-        let mut opts = BuildOptions { quiet: self.quiet, ..Default::default() };
+        let fast = self.fast || std::env::var("SPLITLINK_FAST").is_ok_and(|v| v == "1");
+        let mut opts = BuildOptions { quiet: self.quiet, fast, ..Default::default() };
         if let Some(j) = self.jobs {
             opts.jobs = j.max(1);
         }

@@ -200,6 +200,7 @@ impl Renderer {
                 "duration_ms": s.duration_ms,
                 "rustc_ms": s.rustc_ms,
                 "link_ms": s.link_ms,
+                "fast": s.fast.as_ref().map(|l| serde_json::json!({"linker": l})),
             }
         });
         self.stdout_json(&v);
@@ -214,7 +215,8 @@ impl Renderer {
                     &format!("compiled {} · linked {} · link skipped {}", names(&s.compiled), names(&s.linked), names(&s.link_skipped)),
                 );
             }
-            self.status("Finished", &format!("`{}` profile {} target(s) in {secs:.2}s", s.profile, s.profile_desc));
+            let fast = if s.fast.is_some() { " (fast mode)" } else { "" };
+            self.status("Finished", &format!("`{}` profile {} target(s) in {secs:.2}s{fast}", s.profile, s.profile_desc));
         } else if !self.quiet || self.json {
             if self.color {
                 eline!("\x1b[1;31merror\x1b[0m: build failed after {secs:.2}s");

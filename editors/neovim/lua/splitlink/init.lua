@@ -15,7 +15,7 @@ M.defaults = {
   filetypes = { 'rust', 'toml' },
   --- Server settings (sent as initializationOptions and workspace/didChangeConfiguration):
   --- bin, profile, features, allFeatures, noDefaultFeatures, compilerDiagnostics, runOnLink, runArgs,
-  --- targets ('all' | 'default'), testOnSave, testArgs, testTimeout.
+  --- targets ('all' | 'default'), testOnSave, testArgs, testTimeout, fast.
   settings = {},
   --- Open a window with the binary's output on :SplitlinkRun.
   open_run_output = true,
@@ -142,8 +142,9 @@ function M._state_of(b, client_id)
   if not b.success then
     return { kind = 'failed', text = link_errors(client_id) > 0 and 'link failed' or 'build failed', build = b }
   end
-  if #b.linked > 0 then return { kind = 'linked', text = 'linked ' .. fmt_duration(b.durationMs), build = b } end
-  if #b.linkSkipped > 0 then return { kind = 'skipped', text = 'link skipped', build = b } end
+  local fast = b.fastLinker and ' (fast)' or ''
+  if #b.linked > 0 then return { kind = 'linked', text = 'linked ' .. fmt_duration(b.durationMs) .. fast, build = b } end
+  if #b.linkSkipped > 0 then return { kind = 'skipped', text = 'link skipped' .. fast, build = b } end
   if #b.compiled > 0 then return { kind = 'ok', text = 'built ' .. fmt_duration(b.durationMs), build = b } end
   return { kind = 'ok', text = 'up to date ' .. fmt_duration(b.durationMs), build = b }
 end

@@ -12,7 +12,7 @@ test('defaults map to the server defaults, with only the keys the server reads',
   assert.deepEqual(toServerSettings(defaults()), {
     profile: 'dev', features: [], allFeatures: false, noDefaultFeatures: false,
     compilerDiagnostics: 'all', runOnLink: false, runArgs: [],
-    targets: 'all', testOnSave: false, testArgs: [],
+    targets: 'all', testOnSave: false, testArgs: [], fast: false,
   });
 });
 
@@ -28,12 +28,12 @@ test('values are passed through', () => {
   const s = toServerSettings(defaults({
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
-    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30,
+    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30, fast: true,
   }));
   assert.deepEqual(s, {
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
-    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30,
+    targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30, fast: true,
   });
 });
 

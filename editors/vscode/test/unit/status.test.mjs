@@ -112,6 +112,13 @@ const run = (over = {}) => ({
   durationMs: 1200, failures: [], crashed: [], ...over,
 });
 
+test('a fast-mode build says so in the text and the tooltip', () => {
+  const v = statusView({ kind: 'finished', build: build({ linked: ['app'], fastLinker: 'wild 0.10.0 (/usr/bin/wild)' }) });
+  assert.equal(v.text, '$(check) linked 0.41 s (fast)');
+  assert.match(v.tooltip, /fast mode: linked with wild 0\.10\.0/);
+  assert.equal(text(build({ linked: ['app'] })), '$(check) linked 0.41 s', 'exact mode: no mark');
+});
+
 test('the test item: idle, running, passed, failed (with where), crashed, not run', () => {
   assert.equal(testView({ kind: 'idle' }).text, '$(beaker) Test');
   assert.equal(testView({ kind: 'running' }).text, '$(sync~spin) testing');

@@ -53,7 +53,12 @@ fn steps(default: usize) -> usize {
 
 /// Apply `n` random edits to twin copies; after each, build one with splitlink and one with
 /// cargo and compare every binary's output. Returns (relinks, skipped links, builds through cargo).
-fn differential(mut layout: impl Layout, seed: u64, n: usize) -> (usize, usize, usize) {
+fn differential(layout: impl Layout, seed: u64, n: usize) -> (usize, usize, usize) {
+    differential_with(layout, seed, n, &[])
+}
+
+/// [`differential`] with extra `splitlink build` flags (`--fast`).
+fn differential_with(mut layout: impl Layout, seed: u64, n: usize, args: &[String]) -> (usize, usize, usize) {
     let mut rng = fastrand::Rng::with_seed(seed);
     let tmp = tempfile::tempdir().unwrap();
     let ours = tmp.path().join("splitlink");
@@ -72,8 +77,16 @@ fn differential(mut layout: impl Layout, seed: u64, n: usize) -> (usize, usize, 
         write_changed(&theirs, &new_files, &files);
         files = new_files;
         let ws = ours.join(layout.workspace());
-        let o = fixture::build(&ws, &[]);
+        let o = fixture::build(&ws, args);
         assert!(o.success, "{}: splitlink build failed\n{}", ctx(), o.stderr);
+        if args.iter().any(|a| a == "--fast") {
+            let linker = o.fast_linker.as_deref().unwrap_or("");
+            assert!(
+                linker.starts_with("wild "),
+                "{}: fast mode must link with wild (bash tests/install-wild.sh; SPLITLINK_WILD): {linker}",
+                ctx()
+            );
+        }
         if let Some(c) = s.cargo {
             assert_eq!(o.cargo, c, "{}: cargo invoked: expected {c}\n{}", ctx(), o.stderr);
         }
@@ -110,6 +123,24 @@ struct TwoCrates {
 }
 
 const LABELS: &[&str] = &["total", "sum", "result", "answer"];
+
+impl TwoCrates {
+    /// The starting point: no comments, no extra module, no test module.
+    fn new(base: u64, label: &'static str, generic_mul: u64, inline_add: u64) -> TwoCrates {
+        TwoCrates {
+            base,
+            label,
+            generic_mul,
+            inline_add,
+            top_comments_lib: 0,
+            top_comments_bin: 0,
+            eol_lib: 0,
+            eol_bin: 0,
+            extra_module: None,
+            cfg_test_bin: false,
+        }
+    }
+}
 
 impl Layout for TwoCrates {
     fn workspace(&self) -> &'static str {
@@ -222,18 +253,7 @@ impl Layout for TwoCrates {
 #[test]
 fn random_edits_match_cargo_two_crates() {
     let seed = seed(0x5eed_1234_abcd);
-    let layout = TwoCrates {
-        base: 3,
-        label: "total",
-        generic_mul: 2,
-        inline_add: 1,
-        top_comments_lib: 0,
-        top_comments_bin: 0,
-        eol_lib: 0,
-        eol_bin: 0,
-        extra_module: None,
-        cfg_test_bin: false,
-    };
+    let layout = TwoCrates::new(3, "total", 2, 1);
     let (relinks, skips, _) = differential(layout, seed, steps(60));
     // The sequence must exercise both decisions, or it proves little.
     assert!(relinks > 0 && skips > 0, "relinks {relinks}, skipped links {skips}");
@@ -477,4 +497,14 @@ fn random_edits_match_cargo_real_shapes() {
     let (relinks, skips, captures) = differential(layout, seed, steps(240));
     assert!(relinks > 0 && skips > 0, "relinks {relinks}, skipped links {skips}");
     assert!(captures > 1, "no edit went through cargo: the sequence proves little");
+}
+
+/// Fast mode (`--fast`: links with wild, installed by tests/install-wild.sh and found through
+/// SPLITLINK_WILD): the binaries behave exactly as clean cargo builds' over random edits.
+#[test]
+fn random_edits_match_cargo_in_fast_mode() {
+    let seed = seed(0xfa57_0001);
+    let layout = TwoCrates::new(5, "sum", 3, 2);
+    let (relinks, skips, _) = differential_with(layout, seed, steps(30), &["--fast".to_string()]);
+    assert!(relinks > 0 && skips > 0, "relinks {relinks}, skipped links {skips}");
 }

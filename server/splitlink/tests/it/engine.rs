@@ -48,6 +48,7 @@ fixtures!(
     script_out_dir,
     feature_unification,
     pipelined,
+    fast_mode,
 );
 
 /// Two records claiming one unit in splitlink's state: never a guess, the build goes through

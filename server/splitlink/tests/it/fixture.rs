@@ -188,6 +188,8 @@ pub struct Outcome {
     pub linked: Vec<String>,
     pub skipped: Vec<String>,
     pub cargo: bool,
+    /// Fast mode: the linker its links used (`build-finished`'s `fast.linker`).
+    pub fast_linker: Option<String>,
     pub messages: Vec<Value>,
     pub stderr: String,
 }
@@ -244,6 +246,7 @@ pub fn build(dir: &Path, args: &[String]) -> Outcome {
         linked: names(&sl["linked"]),
         skipped: names(&sl["link_skipped"]),
         cargo: sl["cargo_invoked"].as_bool() == Some(true),
+        fast_linker: sl["fast"]["linker"].as_str().map(String::from),
         messages,
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
@@ -320,6 +323,21 @@ pub fn check(fx: &Fixture) -> Vec<String> {
                     let text = String::from_utf8_lossy(&out.stdout);
                     if text.contains(v.as_str()) != (k == "explain") {
                         failures.push(ctx(k, v, text.into_owned()));
+                    }
+                }
+                k if k.starts_with("linker ") => {
+                    // The ELF `.comment` section names the linker that made the binary.
+                    let bytes = std::fs::read(dir.join("target/debug").join(&k[7..])).unwrap_or_default();
+                    let comment = object::read::File::parse(&*bytes)
+                        .ok()
+                        .and_then(|f| {
+                            use object::{Object, ObjectSection};
+                            f.section_by_name(".comment")
+                                .and_then(|s| s.data().ok().map(|d| String::from_utf8_lossy(d).replace('\0', " | ")))
+                        })
+                        .unwrap_or_default();
+                    if !comment.contains(v.as_str()) {
+                        failures.push(ctx(k, v, comment));
                     }
                 }
                 k if k.starts_with("file ") => {
