@@ -464,3 +464,31 @@ fn gold_and_mold_list_referencing_functions() {
         eprintln!("neither gold nor mold available: nothing checked");
     }
 }
+
+/// wild 0.10 (fast mode's linker; installed by tests/install-wild.sh, found through
+/// SPLITLINK_WILD): it names the first reference only, with a DWARF line whose path lacks
+/// `src/` (`/ws/main.rs:7`) in debug builds, and the object alone in release. Debug: the
+/// diagnostic is at the call (line 7), found by the file name among the sources; release: the
+/// object names no function, so the root source is the fallback.
+#[test]
+fn wild_undefined_symbol_at_the_call() {
+    let wild = std::env::var("SPLITLINK_WILD").expect("SPLITLINK_WILD: the wild linker (bash tests/install-wild.sh)");
+    let p = write_project(&[
+        ("Cargo.toml", "[package]\nname = \"many_refs\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n"),
+        ("src/main.rs", FIVE_REFS),
+    ]);
+    let dir = p.path().canonicalize().unwrap();
+    let bdir = dir.join("wild-ld");
+    std::fs::create_dir_all(&bdir).unwrap();
+    std::os::unix::fs::symlink(&wild, bdir.join("ld")).unwrap();
+    let flags = format!("-C linker-features=-lld -C link-self-contained=-linker -C link-arg=-B{}", bdir.display());
+    let (errors, _) = build(&dir, "target-wild", &[], Some(&flags));
+    let ds = diagnostics(&dir, "src/main.rs", &errors);
+    assert_eq!(ds.len(), 1, "{ds:#?}");
+    let d = &ds[0];
+    assert!(d.raw.contains("wild: error: Undefined symbol missing_fn"), "{}", d.raw);
+    let link = d.link.as_ref().unwrap();
+    assert_eq!((link.kind, link.symbol.as_deref()), (LinkKind::UndefinedSymbol, Some("missing_fn")));
+    let primary = d.primary.as_ref().unwrap();
+    assert_eq!((primary.file.clone(), primary.line_start), (dir.join("src/main.rs"), 7), "{d:#?}");
+}

@@ -76,14 +76,17 @@ impl Mapper<'_> {
     fn resolve_path(&mut self, printed: &str) -> Option<PathBuf> {
         let p = Path::new(printed);
         let abs = normalize(&if p.is_absolute() { p.to_path_buf() } else { self.ctx.cwd.join(p) });
-        if abs.is_file() || abs.starts_with(normalize(&self.ctx.workspace_root)) {
+        if abs.is_file() {
             return Some(abs);
         }
+        let in_workspace = abs.starts_with(normalize(&self.ctx.workspace_root));
         // lld prints only the file name when the DWARF path has no directory;
-        // paths may also have been remapped. Accept a unique suffix match
-        // among the sources.
+        // paths may also have been remapped, and wild 0.10 drops the directory
+        // under the compilation dir (`/ws/main.rs` for `/ws/src/main.rs`).
+        // Accept a unique suffix match among the sources (down to the file name
+        // for a path in the workspace that does not exist).
         let comps: Vec<_> = p.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
-        let min = if comps.len() == 1 { 1 } else { 2 };
+        let min = if comps.len() == 1 || in_workspace { 1 } else { 2 };
         for take in (min..=comps.len()).rev() {
             let suffix: PathBuf = comps[comps.len() - take..].iter().collect();
             let hits: Vec<&PathBuf> = self.ctx.sources.iter().filter(|s| s.ends_with(&suffix)).collect();
@@ -91,10 +94,11 @@ impl Mapper<'_> {
                 return Some(hits[0].clone());
             }
             if hits.len() > 1 {
-                return None;
+                break;
             }
         }
-        None
+        // A workspace file that is gone (deleted since the build): still where it points.
+        in_workspace.then_some(abs)
     }
 
     /// A location for `path:line`, narrowed to an identifier in `names` on

@@ -8,6 +8,10 @@
 //! | message | lld | mold | bfd | gold |
 //! |---|---|---|---|---|
 //! | undefined | `undefined symbol: S` + `>>>` lines | same as lld | ``LOC: undefined reference to `S'`` after ``OBJ: in function `F':`` | `LOC: error: undefined reference to 'S'` |
+//!
+//! wild (fast mode's linker) says `Undefined symbol S, referenced by ` followed by indented lines:
+//! the first reference's `PATH:LINE` (from DWARF; wild 0.10 drops the directory under the
+//! compilation directory, e.g. `/ws/main.rs` for `/ws/src/main.rs`) and its object.
 //! | duplicate | `duplicate symbol: S` + `>>> defined at` | `duplicate symbol: OBJ: OBJ: S` | ``LOC: multiple definition of `S'; LOC: first defined here`` | `error: OBJ: multiple definition of 'S'` + `OBJ: previous definition here` |
 //! | library | `unable to find library -lX` | `library not found: X` | `cannot find -lX: …` | `cannot find -lX` |
 //! | option | `unknown argument 'A'` | `unknown command line option: A` | `unrecognized option 'A'` | `A: unknown option` |
@@ -432,6 +436,9 @@ struct Parser {
     header: Option<Site>,
     /// Raw header lines waiting for the record they introduce.
     pending_raw: Vec<String>,
+    /// The current record is wild's `Undefined symbol S, referenced by`: indented lines are
+    /// its references.
+    wild_refs: bool,
 }
 
 impl Parser {
@@ -444,6 +451,7 @@ impl Parser {
         self.out.records.push(rec);
         let idx = self.out.records.len() - 1;
         self.current = Some(idx);
+        self.wild_refs = false;
         idx
     }
 
@@ -522,6 +530,19 @@ impl Parser {
             self.continuation(line);
             return;
         }
+        // wild: `    PATH:LINE` / `    OBJ` under `Undefined symbol S, referenced by`.
+        if self.wild_refs && line.starts_with(char::is_whitespace) {
+            if let Some(ci) = self.current {
+                let site = parse_location(line.trim());
+                let rec = &mut self.out.records[ci];
+                rec.raw.push(line.to_string());
+                match rec.sites.last_mut() {
+                    Some(last) if site.file_line.is_none() && last.object.is_none() => last.merge(site),
+                    _ => rec.sites.push(site),
+                }
+                return;
+            }
+        }
         let (prog, rest) = strip_program(line);
         let (level, rest) = strip_level(rest);
         let rest = rest.trim_end();
@@ -599,6 +620,15 @@ impl Parser {
                 rec.sites.push(site);
             }
             self.push(rec);
+            return;
+        }
+        // wild: `Undefined symbol S, referenced by `
+        if let Some(body) = rest.strip_prefix("Undefined symbol ") {
+            let sym = body.trim_end().strip_suffix(", referenced by").unwrap_or(body).trim().to_string();
+            let rec = Record::new(RecKind::Undefined, lvl, Some(sym), rest, line);
+            self.push(rec);
+            self.wild_refs = true;
+            self.header = None;
             return;
         }
         // lld/mold: `undefined symbol: S`, `undefined hidden symbol: S`
@@ -806,7 +836,7 @@ fn split_objects(s: &str) -> Vec<&str> {
 
 /// Parses the linker's output.
 pub(crate) fn parse(text: &str) -> Parsed {
-    let mut p = Parser { out: Parsed::default(), current: None, header: None, pending_raw: Vec::new() };
+    let mut p = Parser { out: Parsed::default(), current: None, header: None, pending_raw: Vec::new(), wild_refs: false };
     for line in split_mold_lines(text) {
         p.line(&line);
     }

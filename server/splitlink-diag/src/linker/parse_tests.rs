@@ -99,3 +99,24 @@ fn bfd_grammar() {
     assert_eq!(p.records[1].sites[0].function.as_deref(), Some("<app::S<'a> as app::T>::f"));
     assert_eq!(p.records[3].raw.len(), 3);
 }
+
+#[test]
+fn wild_grammar() {
+    // wild 0.10.0, debug (DWARF: a line, without the directory under the compilation dir) and
+    // release (the object only).
+    let p = parse(
+        "wild: error: Undefined symbol missing_fn, referenced by \n    /tmp/w5/main.rs:7\n    /tmp/w5/target/debug/deps/w5-c98.akb1q.rcgu.o\ncollect2: error: ld returned 255 exit status\n",
+    );
+    assert_eq!(p.records.len(), 1, "{:#?}", p.records);
+    let r = &p.records[0];
+    assert_eq!((r.kind, r.subject.as_deref()), (RecKind::Undefined, Some("missing_fn")));
+    assert_eq!(r.sites.len(), 1, "{:#?}", r.sites);
+    assert_eq!(r.sites[0].file_line, Some(("/tmp/w5/main.rs".into(), 7)));
+    assert_eq!(r.sites[0].object.as_deref(), Some("/tmp/w5/target/debug/deps/w5-c98.akb1q.rcgu.o"));
+    let p = parse("wild: error: Undefined symbol missing_fn, referenced by \n    /t/release/deps/w5-6ac.w5.6a93-cgu.0.rcgu.o\n");
+    let r = &p.records[0];
+    assert_eq!(
+        (r.sites.len(), r.sites[0].file_line.as_ref(), r.sites[0].object.as_deref()),
+        (1, None, Some("/t/release/deps/w5-6ac.w5.6a93-cgu.0.rcgu.o"))
+    );
+}
