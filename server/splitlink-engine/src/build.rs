@@ -43,6 +43,9 @@ pub struct BuildOptions {
     pub wrapper: Option<PathBuf>,
     /// Fast mode ([`crate::fast`]): split links with wild when it is installed.
     pub fast: bool,
+    /// Ask cargo for colour (`--color=always`) in what it prints; the front-end strips it when
+    /// it shows output without colour.
+    pub color: bool,
 }
 
 impl Default for BuildOptions {
@@ -53,6 +56,7 @@ impl Default for BuildOptions {
             force_capture: false,
             wrapper: None,
             fast: false,
+            color: false,
         }
     }
 }

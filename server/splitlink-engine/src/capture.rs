@@ -195,7 +195,7 @@ pub fn capture(
     // Fast mode: the wrapper's links (under cargo) use the same linker arguments as the
     // replay's, so the first build does not link twice.
     let link_extra = if opts.fast { crate::fast::fast_link(&loc.target_dir).args } else { vec![] };
-    let w = WrapperCmd { exe, link_extra };
+    let w = WrapperCmd { exe, link_extra, color: opts.color };
     capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &w)
 }
 
@@ -204,6 +204,8 @@ struct WrapperCmd {
     exe: PathBuf,
     /// [`crate::wrapper::LINK_EXTRA_ENV`]: fast mode's linker arguments.
     link_extra: Vec<String>,
+    /// `--color=always` for cargo.
+    color: bool,
 }
 
 /// Run one cargo command (`build …`, `test --no-run …`; `test --doc …` with splitlink as the
@@ -229,11 +231,8 @@ fn run_cargo(
     if sel.manifest_path.is_none() {
         cmd.arg("--manifest-path").arg(&loc.manifest);
     }
-    {
-        use std::io::IsTerminal;
-        if std::io::stderr().is_terminal() {
-            cmd.arg("--color=always");
-        }
+    if w.color {
+        cmd.arg("--color=always");
     }
     cmd.current_dir(&loc.cwd)
         .env("RUSTC_WORKSPACE_WRAPPER", exe)

@@ -142,7 +142,8 @@ pub fn new_warm(state: &mut State, sel_key: &str, link_extra: &[String]) -> Warm
         Warm { db, graph, units: HashMap::new(), files: HashMap::new(), link_files: HashMap::new(), own_outputs, keys: keys.clone() };
     let mut cache = std::mem::take(&mut state.cache);
     for k in &keys {
-        let u = state.units[k].clone();
+        // Borrowed, not cloned: a unit's spec (argv, cargo's artifact message) is large.
+        let u = &state.units[k];
         let source_paths: Vec<PathBuf> =
             u.built.with.as_ref().map(|b| b.sources.iter().map(|(p, _)| p.clone()).collect()).unwrap_or_default();
         let sources: Vec<File> = source_paths.iter().map(|p| file_input(&mut w, &mut cache, p)).collect();

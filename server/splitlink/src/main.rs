@@ -1,6 +1,7 @@
 //! The `splitlink` binary: command line, terminal and JSON rendering. The only place that uses
 //! `anyhow`; everything it renders comes from the engine's events.
 
+mod color;
 mod nextest;
 mod render;
 mod test_cmd;
@@ -17,6 +18,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Coloring: auto, always, never (as cargo's; default: CARGO_TERM_COLOR, else auto, which
+    /// honours NO_COLOR)
+    #[arg(long, value_enum, global = true, value_name = "WHEN")]
+    color: Option<color::ColorChoice>,
 }
 
 #[derive(Subcommand)]
@@ -185,7 +190,7 @@ impl OutputArgs {
 
     pub fn build_options(&self) -> BuildOptions {
         let fast = self.fast || std::env::var("SPLITLINK_FAST").is_ok_and(|v| v == "1");
-        let mut opts = BuildOptions { quiet: self.quiet, fast, ..Default::default() };
+        let mut opts = BuildOptions { quiet: self.quiet, fast, color: color::stderr(), ..Default::default() };
         if let Some(j) = self.jobs {
             opts.jobs = j.max(1);
         }
@@ -254,6 +259,7 @@ fn rewrite_watch_test(mut args: Vec<String>) -> Vec<String> {
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse_from(rewrite_watch_test(std::env::args().collect()));
+    color::init(cli.color);
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     match cli.command {
         Command::Build(args) => {

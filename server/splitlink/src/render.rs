@@ -3,7 +3,7 @@
 
 use splitlink_engine::strip_ansi;
 use splitlink_engine::{BuildEvent, BuildSummary, Sink, UnitInfo};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 /// `eprintln!` as a single write, so that a line of a running child (`watch --run`) never lands
 /// in the middle of one of ours.
@@ -25,7 +25,7 @@ pub struct Renderer {
 
 impl Renderer {
     pub fn new(json: bool, verbose: bool, quiet: bool) -> Renderer {
-        Renderer { json, verbose, quiet, color: std::io::stderr().is_terminal(), compiling: Default::default() }
+        Renderer { json, verbose, quiet, color: crate::color::stderr(), compiling: Default::default() }
     }
 
     fn status(&self, verb: &str, rest: &str) {

@@ -7,7 +7,7 @@ use crate::SelectionArgs;
 use clap::Args;
 use splitlink_engine::{CargoCommand, Engine};
 use splitlink_session::testrun::{self, BinaryReport, Ended, RunOptions, Stopper, TestEvent};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -81,7 +81,7 @@ fn status(quiet: bool, verb: &str, rest: &str) {
     if quiet {
         return;
     }
-    if std::io::stderr().is_terminal() {
+    if crate::color::stderr() {
         eline!("\x1b[1;32m{verb:>12}\x1b[0m {rest}");
     } else {
         eline!("{verb:>12} {rest}");
@@ -89,7 +89,7 @@ fn status(quiet: bool, verb: &str, rest: &str) {
 }
 
 fn error(msg: &str) {
-    if std::io::stderr().is_terminal() {
+    if crate::color::stderr() {
         eline!("\x1b[1;31merror\x1b[0m: {msg}");
     } else {
         eline!("error: {msg}");
@@ -203,7 +203,7 @@ pub fn test(args: TestArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         no_fail_fast: args.no_fail_fast,
         changed_only: args.changed,
         doctests: engine.selection().has_doctests(),
-        color: !json && std::io::stdout().is_terminal(),
+        color: !json && crate::color::stdout(),
         own_group: false,
         timeout: args.test_timeout.map(std::time::Duration::from_secs),
     };

@@ -22,7 +22,6 @@ use splitlink_session::job::{self, Exited, Job, Output};
 use splitlink_session::testrun::{self, Report, RunOptions, Stopper, TestEvent};
 use splitlink_session::{BuildDone, Config, RunAction, RunPolicy, Session, SessionEvent};
 use status::Screen;
-use std::io::IsTerminal;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -325,7 +324,7 @@ impl Watch {
             no_fail_fast: true,
             changed_only: true,
             doctests: mode.doc || self.args.selection.selection().targets.is_default(),
-            color: !self.args.out.json() && std::io::stdout().is_terminal(),
+            color: !self.args.out.json() && crate::color::stdout(),
             own_group: true,
             timeout: mode.timeout,
         };

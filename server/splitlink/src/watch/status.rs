@@ -18,6 +18,8 @@ pub struct Screen {
     quiet: bool,
     /// stderr is a terminal: colours, the progress line, `--clear`.
     tty: bool,
+    /// Colour for its own lines (`--color`, `CARGO_TERM_COLOR`, `NO_COLOR`).
+    color: bool,
     root: PathBuf,
     cwd: PathBuf,
     build: Notes,
@@ -43,6 +45,7 @@ impl Screen {
             json,
             quiet,
             tty: std::io::stderr().is_terminal(),
+            color: crate::color::stderr(),
             root,
             cwd,
             build: Notes::default(),
@@ -68,7 +71,7 @@ impl Screen {
 
     fn line(&mut self, verb: &str, colour: &str, rest: &str) {
         self.clear_progress();
-        if self.tty {
+        if self.color {
             eline!("\x1b[1;{colour}m{verb:>12}\x1b[0m {rest}");
         } else {
             eline!("{verb:>12} {rest}");
@@ -89,7 +92,7 @@ impl Screen {
 
     pub fn error(&mut self, msg: &str) {
         self.clear_progress();
-        if self.tty {
+        if self.color {
             eline!("\x1b[1;31merror\x1b[0m: {msg}");
         } else {
             eline!("error: {msg}");

@@ -1,6 +1,7 @@
 //! Integration tests: the real `splitlink` binary, real cargo, rustc and linker, on fixture
 //! workspaces written from `tests/fixtures/**` files.
 
+mod conventions;
 mod differential;
 mod engine;
 mod fallback;
