@@ -1,5 +1,5 @@
 //! cargo's conventions (issue #14): colour from `--color`, `CARGO_TERM_COLOR`, as cargo does on
-//! the same workspace.
+//! the same workspace; `cargo splitlink` and cargo aliases through `cargo-splitlink` on PATH.
 
 use crate::fixture;
 use std::path::Path;
@@ -60,4 +60,32 @@ fn colour_follows_the_flag_and_cargo_term_color_like_cargo() {
         assert!(err.contains("unused"), "the warning is shown: {err}");
         assert_eq!(coloured(&o), want, "{args:?} {env:?}: {err:?}");
     }
+}
+
+#[test]
+fn cargo_splitlink_and_a_cargo_alias_run_splitlink() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("colours");
+    workspace(&dir);
+    // The two binaries as `cargo install` leaves them: side by side, on PATH.
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(fixture::splitlink(), bin.join("splitlink")).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_cargo-splitlink"), bin.join("cargo-splitlink")).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let o = run(&dir, Path::new("cargo"), &["splitlink", "build", "--message-format", "json"], &[("PATH", &path)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\"reason\":\"build-finished\"") && out.contains("\"cargo_invoked\":true"), "{out}");
+    // An alias in .cargo/config.toml, as users write them; the second build replays.
+    fixture::write_files(&dir, &[(".cargo/config.toml".into(), "[alias]\nsb = \"splitlink build --message-format json\"\n".into())]);
+    let o = run(&dir, Path::new("cargo"), &["sb"], &[("PATH", &path)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("\"reason\":\"build-finished\""), "{out}");
+    // And a clear error when `splitlink` is not beside it.
+    std::fs::remove_file(bin.join("splitlink")).unwrap();
+    let o = run(&dir, Path::new("cargo"), &["splitlink", "build"], &[("PATH", &path)]);
+    assert_eq!(o.status.code(), Some(101));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("`splitlink` was not found beside cargo-splitlink"));
 }
