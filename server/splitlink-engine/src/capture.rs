@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("cannot run cargo: {0} (is a Rust toolchain installed and `cargo` on PATH?)")]
+    #[error("cannot run cargo: {0} (no `cargo` on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: install Rust with rustup, https://rustup.rs, or set CARGO)")]
     NoCargo(std::io::Error),
     #[error("cargo could not read the workspace:\n{0}")]
     Metadata(String),
@@ -61,8 +61,27 @@ struct Metadata {
     target_dir: PathBuf,
 }
 
-fn cargo() -> PathBuf {
-    std::env::var_os("CARGO").map(PathBuf::from).unwrap_or_else(|| "cargo".into())
+/// The cargo to run: `CARGO`, else `cargo` on `PATH`, else where rustup installs it —
+/// `$CARGO_HOME/bin`, `~/.cargo/bin` — which editors started from a desktop often lack on their
+/// `PATH` (as rust-analyzer looks; its proxy then honours `rust-toolchain.toml`).
+pub fn cargo() -> PathBuf {
+    if let Some(c) = std::env::var_os("CARGO") {
+        return PathBuf::from(c);
+    }
+    let path: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    if path.iter().any(|d| is_executable(&d.join("cargo"))) {
+        return "cargo".into();
+    }
+    let homes = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    homes.map(|h| h.join("bin").join("cargo")).find(|c| is_executable(c)).unwrap_or_else(|| "cargo".into())
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 fn metadata(loc: &Located, sel: &Selection) -> Result<Metadata, CaptureError> {

@@ -89,3 +89,56 @@ fn cargo_splitlink_and_a_cargo_alias_run_splitlink() {
     assert_eq!(o.status.code(), Some(101));
     assert!(String::from_utf8_lossy(&o.stderr).contains("`splitlink` was not found beside cargo-splitlink"));
 }
+
+/// An editor started from a desktop often has a PATH without `~/.cargo/bin`
+/// (rust-analyzer#16659): splitlink finds cargo in `$CARGO_HOME/bin` as rust-analyzer does.
+#[test]
+fn cargo_is_found_in_cargo_home_when_path_lacks_it() {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs: Vec<std::path::PathBuf> = std::env::split_paths(&path).collect();
+    let cargo_dir = dirs.iter().find(|d| d.join("cargo").is_file()).expect("cargo on PATH").clone();
+    assert!(
+        !cargo_dir.join("cc").exists(),
+        "cargo lives in {} beside the C toolchain: it cannot be hidden from PATH for this test (install Rust with rustup)",
+        cargo_dir.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("colours");
+    workspace(&dir);
+    let home = tmp.path().join("cargo-home");
+    std::fs::create_dir_all(home.join("bin")).unwrap();
+    // As rustup leaves it: cargo, rustc, rustdoc… side by side.
+    for e in std::fs::read_dir(&cargo_dir).unwrap().flatten() {
+        std::os::unix::fs::symlink(e.path(), home.join("bin").join(e.file_name())).unwrap();
+    }
+    let without: Vec<&std::path::PathBuf> = dirs.iter().filter(|d| **d != cargo_dir).collect();
+    let path = std::env::join_paths(without).unwrap();
+    let o = Command::new(fixture::splitlink())
+        .args(["build", "--message-format", "json"])
+        .current_dir(&dir)
+        .env_remove("CARGO_TARGET_DIR")
+        .env_remove("CARGO")
+        .env("PATH", &path)
+        .env("CARGO_HOME", &home)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("\"cargo_invoked\":true"), "{out}");
+    // Nowhere at all: the message says where it looked and what to do.
+    let o = Command::new(fixture::splitlink())
+        .args(["build", "--through-cargo"])
+        .current_dir(&dir)
+        .env_remove("CARGO")
+        .env("PATH", &path)
+        .env("CARGO_HOME", tmp.path().join("nowhere"))
+        .env("HOME", tmp.path().join("nobody"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no `cargo` on PATH, in $CARGO_HOME/bin or ~/.cargo/bin"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
