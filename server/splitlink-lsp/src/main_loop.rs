@@ -369,7 +369,7 @@ impl MainLoop {
             let post = Arc::new(move |ev: SessionEvent| {
                 let _ = tx.lock().unwrap().send(Msg::Session(id, ev));
             });
-            let config = Config { on_busy: OnBusy::Queue, watch_files: !self.info.watched_files_dynamic };
+            let config = Config { on_busy: OnBusy::Queue, watch_files: !self.info.watched_files_dynamic, poll: false };
             match Session::open(self.settings.selection(), opts, &f, config, move |ev| post(ev)) {
                 Ok(mut session) => {
                     let root = session.root().to_path_buf();

@@ -78,6 +78,8 @@ pub struct Config {
     /// Watch the file system with the session's own watcher (`watch`; `lsp` when the client
     /// cannot watch files).
     pub watch_files: bool,
+    /// Poll the watched directories instead of the kernel's events (`watch --poll`).
+    pub poll: bool,
 }
 
 /// One workspace's session: its build actor, what is watched, what changed.
@@ -117,7 +119,7 @@ impl Session {
         post: impl Fn(SessionEvent) + Send + Sync + Clone + 'static,
     ) -> Result<Session, SessionError> {
         let (builder, root, target_dir) = Builder::spawn(sel, opts, cwd, post.clone())?;
-        let watcher = if config.watch_files { Some(Watcher::new(move |b| post(SessionEvent::Fs(b)))?) } else { None };
+        let watcher = if config.watch_files { Some(Watcher::new(move |b| post(SessionEvent::Fs(b)), config.poll)?) } else { None };
         let mut s = Session {
             builder,
             changes: Changes::default(),
@@ -235,6 +237,7 @@ impl Session {
         let watched = self
             .watcher
             .as_ref()
+            .filter(|w| w.vouches())
             .map(|w| Watched { changed: paths.clone(), dirs: w.watched_since().iter().map(|(d, t)| (d.clone(), *t)).collect() });
         if !self.builder.build(cancel.clone(), watched) {
             self.warnings.push("internal error: the build thread ended".into());

@@ -9,8 +9,8 @@
 //! targets are seen), walked with `.gitignore`/`.ignore` honoured.
 
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
-use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
-use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
+use notify_debouncer_full::notify::{EventKind, PollWatcher, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{new_debouncer, new_debouncer_opt, DebounceEventResult, Debouncer, RecommendedCache};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -28,16 +28,44 @@ pub struct FsBatch {
     pub errors: Vec<String>,
 }
 
+/// How often `--poll` looks at the watched directories.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// The kernel's events (inotify), or polling (`--poll`: file systems without events — WSL's
+/// Windows drives, network mounts, some Docker bind mounts).
+enum Backend {
+    Native(Debouncer<RecommendedWatcher, RecommendedCache>),
+    Poll(Debouncer<PollWatcher, RecommendedCache>),
+}
+
+impl Backend {
+    fn watch(&mut self, p: &Path) -> notify_debouncer_full::notify::Result<()> {
+        match self {
+            Backend::Native(d) => d.watch(p, RecursiveMode::NonRecursive),
+            Backend::Poll(d) => d.watch(p, RecursiveMode::NonRecursive),
+        }
+    }
+
+    fn unwatch(&mut self, p: &Path) -> notify_debouncer_full::notify::Result<()> {
+        match self {
+            Backend::Native(d) => d.unwatch(p),
+            Backend::Poll(d) => d.unwatch(p),
+        }
+    }
+}
+
 pub struct Watcher {
-    debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    debouncer: Backend,
     /// Registered directories, with since when (ns since the epoch) no event was lost there.
     registered: BTreeMap<PathBuf, i128>,
 }
 
 impl Watcher {
-    /// A watcher that calls `on_batch` (on the debouncer's thread) with each batch of changes.
-    pub fn new(on_batch: impl Fn(FsBatch) + Send + 'static) -> Result<Watcher, notify_debouncer_full::notify::Error> {
-        let debouncer = new_debouncer(DEBOUNCE, None, move |r: DebounceEventResult| {
+    /// A watcher that calls `on_batch` (on the debouncer's thread) with each batch of changes;
+    /// with `poll`, by looking at the directories every [`POLL_INTERVAL`] instead of the
+    /// kernel's events.
+    pub fn new(on_batch: impl Fn(FsBatch) + Send + 'static, poll: bool) -> Result<Watcher, notify_debouncer_full::notify::Error> {
+        let handler = move |r: DebounceEventResult| {
             let mut batch = FsBatch::default();
             match r {
                 Ok(events) => {
@@ -59,8 +87,22 @@ impl Watcher {
             if !batch.paths.is_empty() || batch.rescan || !batch.errors.is_empty() {
                 on_batch(batch);
             }
-        })?;
+        };
+        let debouncer = if poll {
+            // Contents compared too: notify's poller keeps mtimes in whole seconds, so a second
+            // save within the same second (same size) would go unseen.
+            let config = notify_debouncer_full::notify::Config::default().with_poll_interval(POLL_INTERVAL).with_compare_contents(true);
+            Backend::Poll(new_debouncer_opt(DEBOUNCE, None, handler, RecommendedCache::new(), config)?)
+        } else {
+            Backend::Native(new_debouncer(DEBOUNCE, None, handler)?)
+        };
         Ok(Watcher { debouncer, registered: BTreeMap::new() })
+    }
+
+    /// Whether the watcher vouches for what it did not report (kernel events do; a poll may not
+    /// have looked yet, so with `--poll` the engine checks every file itself).
+    pub fn vouches(&self) -> bool {
+        matches!(self.debouncer, Backend::Native(_))
     }
 
     /// Watch exactly `want` (each directory non-recursively). Returns what could not be watched.
@@ -73,7 +115,7 @@ impl Watcher {
         }
         let new: Vec<PathBuf> = want.iter().filter(|d| !self.registered.contains_key(*d)).cloned().collect();
         for d in &new {
-            match self.debouncer.watch(d, RecursiveMode::NonRecursive) {
+            match self.debouncer.watch(d) {
                 Ok(()) => {
                     self.registered.insert(d.clone(), splitlink_engine::digest::now_ns());
                 }

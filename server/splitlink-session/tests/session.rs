@@ -55,7 +55,7 @@ fn splitlink() -> PathBuf {
 fn open(dir: &Path, on_busy: OnBusy, watch_files: bool) -> (Session, Receiver<SessionEvent>) {
     let (tx, rx) = mpsc::channel();
     let opts = BuildOptions { quiet: true, wrapper: Some(splitlink()), ..Default::default() };
-    let s = Session::open(Selection::default(), opts, dir, Config { on_busy, watch_files }, move |e| {
+    let s = Session::open(Selection::default(), opts, dir, Config { on_busy, watch_files, poll: false }, move |e| {
         let _ = tx.send(e);
     })
     .unwrap();

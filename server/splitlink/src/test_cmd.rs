@@ -54,6 +54,9 @@ pub struct TestArgs {
     /// With --watch: print the changed paths that triggered each build
     #[arg(long, requires = "watch")]
     why: bool,
+    /// With --watch: poll for changes (file systems without events)
+    #[arg(long, requires = "watch")]
+    poll: bool,
     #[command(flatten)]
     out: crate::OutputArgs,
     /// Arguments for the test binaries (libtest's: `--nocapture`, `--ignored`, `--exact`, …)
@@ -180,6 +183,7 @@ pub fn test(args: TestArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
             args.restart,
             args.clear,
             args.why,
+            args.poll,
             args.out,
         );
         return crate::watch::run(w, cwd);

@@ -47,6 +47,10 @@ pub struct WatchArgs {
     /// Print the changed paths that triggered each build
     #[arg(long)]
     why: bool,
+    /// Look for changes every 500 ms instead of waiting for the kernel's events: for file
+    /// systems that send none (WSL's Windows drives, network mounts, some Docker bind mounts)
+    #[arg(long)]
+    poll: bool,
     #[command(flatten)]
     out: crate::OutputArgs,
     /// Arguments for the binary run by --run
@@ -79,6 +83,7 @@ impl WatchArgs {
         restart: bool,
         clear: bool,
         why: bool,
+        poll: bool,
         out: crate::OutputArgs,
     ) -> WatchArgs {
         WatchArgs {
@@ -88,6 +93,7 @@ impl WatchArgs {
             on_busy: if restart { OnBusy::Restart } else { OnBusy::Queue },
             clear,
             why,
+            poll,
             out,
             args: vec![],
             tests: Some(tests),
@@ -156,7 +162,7 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
             let _ = tx.send(Event::Session(ev));
         }
     };
-    let session = Session::open(sel, opts, cwd, Config { on_busy, watch_files: true }, post)?;
+    let session = Session::open(sel, opts, cwd, Config { on_busy, watch_files: true, poll: args.poll }, post)?;
     let root = session.root().to_path_buf();
     let screen = Screen::new(args.out.json(), args.out.verbose, args.out.quiet, root.clone(), cwd.to_path_buf());
     let mut w = Watch {

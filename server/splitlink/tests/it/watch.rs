@@ -667,3 +667,25 @@ fn human_output_has_a_status_line_per_build_and_why() {
     let st = s.stop(Signal::SIGTERM);
     assert!(st.success());
 }
+
+/// `--poll`: no kernel events at all (no inotify watch is held), a save is still seen (by the
+/// next poll) and built, and the binary restarted with the new code.
+#[test]
+fn poll_mode_sees_saves_without_kernel_events() {
+    let (_tmp, dir) = workspace();
+    let mut s = Session::start(&dir, &["--poll", "--run", "--message-format", "json"]);
+    s.finished(FIRST_BUILD);
+    let (p1, v) = s.app(BUILD);
+    assert_eq!(v, 1);
+    s.seen_or_until("watching", BUILD, |l| matches!(l, Line::Err(e) if e.contains("Watching")));
+    assert!(inotify_inodes(s.pid()).is_empty(), "--poll holds no inotify watch");
+    s.write("util/src/lib.rs", &lib(2));
+    let t = s.json_until("watch-trigger", BUILD, |v| v["reason"] == "watch-trigger" && !trigger_paths(v).is_empty());
+    assert_eq!(trigger_paths(&t), vec![dir.join("util/src/lib.rs").display().to_string()], "{}", s.log());
+    let f = s.finished(BUILD);
+    assert_eq!((f["success"].as_bool(), names(&f, "linked")), (Some(true), vec!["app".to_string()]), "{}", s.log());
+    let (p2, v) = s.app(BUILD);
+    assert_eq!(v, 2);
+    assert_ne!(p1, p2);
+    end(s, p2);
+}
