@@ -316,7 +316,10 @@ fn run_cargo(
                     // The doctests are recorded here, not run: cargo's `Doc-tests` lines would say
                     // otherwise.
                     let doc = doc_record.is_some() && plain.trim_start().starts_with("Doc-tests ");
-                    if status && (quiet || doc || plain.trim_start().starts_with("Finished ")) {
+                    // `Blocking waiting for file lock …` always reaches the front-end: another cargo
+                    // (rust-analyzer's check) holds the lock, and the user must know why nothing moves.
+                    let blocking = plain.trim_start().starts_with("Blocking ");
+                    if status && !blocking && (quiet || doc || plain.trim_start().starts_with("Finished ")) {
                         continue;
                     }
                     // `cargo test --doc` on packages none of which has a library: no doctests

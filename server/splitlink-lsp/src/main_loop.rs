@@ -483,7 +483,16 @@ impl MainLoop {
                 self.log(MessageType::WARNING, format!("{}: {reason}; built without the split compile/link", unit.target))
             }
             BuildEvent::Warning(w) => self.log(MessageType::WARNING, w),
-            BuildEvent::CargoOutput(line) => self.log(MessageType::LOG, splitlink_engine::strip_ansi(&line)),
+            BuildEvent::CargoOutput(line) => {
+                let line = splitlink_engine::strip_ansi(&line);
+                // Another cargo (rust-analyzer's check, a terminal build) holds the lock: say so
+                // where the user looks instead of a silent spinner.
+                if line.contains("Blocking waiting for file lock") {
+                    let what = line.trim().trim_start_matches("Blocking").trim();
+                    self.report(i, format!("waiting for another cargo process ({what})"));
+                }
+                self.log(MessageType::LOG, line)
+            }
             // cargo's JSON messages are for `--message-format json`; the summary comes with
             // `BuildDone`.
             BuildEvent::CargoMessage(_) | BuildEvent::Finished(_) => {}
