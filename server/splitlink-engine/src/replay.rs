@@ -141,6 +141,19 @@ pub fn new_warm(state: &mut State, sel_key: &str, link_extra: &[String]) -> Warm
     let mut w =
         Warm { db, graph, units: HashMap::new(), files: HashMap::new(), link_files: HashMap::new(), own_outputs, keys: keys.clone() };
     let mut cache = std::mem::take(&mut state.cache);
+    // Which unit writes each `.rmeta` (argv parsed once per unit, not once per dependency edge).
+    let rmeta_owner: HashMap<PathBuf, &UnitKey> = keys
+        .iter()
+        .flat_map(|k| {
+            state.units[k]
+                .spec
+                .invocation
+                .outputs()
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "rmeta"))
+                .map(move |p| (p, k))
+        })
+        .collect();
     for k in &keys {
         // Borrowed, not cloned: a unit's spec (argv, cargo's artifact message) is large.
         let u = &state.units[k];
@@ -150,14 +163,14 @@ pub fn new_warm(state: &mut State, sel_key: &str, link_extra: &[String]) -> Warm
         let link_files = u.built.link_files.as_ref().map(|v| v.iter().map(|p| link_file_input(&mut w, &mut cache, p)).collect());
         let deps: Vec<Unit> = u.spec.deps.iter().filter_map(|d| w.units.get(d).copied()).collect();
         // Dependencies passed as `.rmeta` (`--extern x=…/libx-….rmeta`).
-        let rmeta_externs: Vec<PathBuf> =
-            u.spec.invocation.externs().into_iter().map(|(_, p)| p).filter(|p| p.extension().is_some_and(|e| e == "rmeta")).collect();
         let metadata_deps: Vec<Unit> = u
             .spec
-            .deps
-            .iter()
-            .filter(|d| state.units.get(*d).is_some_and(|du| du.spec.invocation.outputs().iter().any(|o| rmeta_externs.contains(o))))
-            .filter_map(|d| w.units.get(d).copied())
+            .invocation
+            .externs()
+            .into_iter()
+            .filter_map(|(_, p)| rmeta_owner.get(&p))
+            .filter(|d| u.spec.deps.contains(d))
+            .filter_map(|d| w.units.get(*d).copied())
             .collect();
         let linkable = u.spec.split_linkable();
         let env_names = u.built.with.as_ref().map(|b| b.env.clone()).unwrap_or_default();
