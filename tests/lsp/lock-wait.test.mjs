@@ -8,11 +8,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import rpc from 'vscode-languageserver-protocol/node';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = process.env.SPLITLINK_BIN || path.join(repo, 'target/debug/splitlink');
+import { bin, waiter } from './harness.mjs';
 
 test('a build blocked by another cargo says so in its progress, then completes', async () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'splitlink-lsp-lock-'));
@@ -34,17 +32,12 @@ test('a build blocked by another cargo says so in its progress, then completes',
   const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
   const finished = [];
   const reports = [];
-  let wake = () => {};
+  const { wake, until } = waiter(() => `progress ${JSON.stringify(reports)}`);
   conn.onNotification('splitlink/buildFinished', (p) => { finished.push(p); wake(); });
   conn.onNotification('$/progress', (p) => { if (p.value && p.value.message) reports.push(p.value.message); wake(); });
   conn.onNotification('window/logMessage', () => {});
   conn.onRequest('window/workDoneProgress/create', () => null);
   conn.listen();
-  const until = (pred, what, ms = 90000) => new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out: ${what}; progress ${JSON.stringify(reports)}`)), ms);
-    wake = () => { const v = pred(); if (v) { clearTimeout(t); resolve(v); } };
-    wake();
-  });
   try {
     await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(ws).toString(), capabilities: { window: { workDoneProgress: true } } });
     conn.sendNotification('initialized', {});

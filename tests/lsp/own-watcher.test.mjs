@@ -7,11 +7,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import rpc from 'vscode-languageserver-protocol/node';
-
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = process.env.SPLITLINK_BIN || path.join(repo, 'target/debug/splitlink');
+import { bin, waiter } from './harness.mjs';
 
 test('changes outside the editor are built by the server\'s own watcher', async () => {
   const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'splitlink-lsp-watch-'));
@@ -23,17 +21,12 @@ test('changes outside the editor are built by the server\'s own watcher', async 
   const finished = [];
   const diags = new Map();
   let registered = false;
-  let wake = () => {};
+  const { wake, until } = waiter(() => `builds ${JSON.stringify(finished)}`);
   conn.onNotification('splitlink/buildFinished', (p) => { finished.push(p); wake(); });
   conn.onNotification('textDocument/publishDiagnostics', (p) => { diags.set(p.uri, p.diagnostics); wake(); });
   conn.onNotification('window/logMessage', () => {});
   conn.onRequest('client/registerCapability', () => { registered = true; return null; });
   conn.listen();
-  const until = (pred, what, ms = 60000) => new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out: ${what}; builds ${JSON.stringify(finished)}`)), ms);
-    wake = () => { const v = pred(); if (v) { clearTimeout(t); resolve(v); } };
-    wake();
-  });
   try {
     await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(ws).toString(), capabilities: {} });
     conn.sendNotification('initialized', {});

@@ -251,7 +251,8 @@ impl Engine {
         if let Some(reason) = &cargo_reason {
             self.warm = None;
             sink.event(BuildEvent::Capture { reason: reason.clone() });
-            let r = match capture::capture(&loc, &self.sel, &sel_key, state, sink, &self.opts, cancel) {
+            let link_extra = self.fast.as_ref().map(|f| f.args.as_slice()).unwrap_or(&[]);
+            let r = match capture::capture(&loc, &self.sel, &sel_key, state, sink, &self.opts, link_extra, cancel) {
                 Ok(r) => r,
                 Err(e) => {
                     // Keep what is known; the next build asks cargo again.

@@ -198,6 +198,7 @@ enum Out {
 }
 
 /// Capture through cargo and merge what was learnt into `state`.
+#[allow(clippy::too_many_arguments)]
 pub fn capture(
     loc: &Located,
     sel: &Selection,
@@ -205,6 +206,7 @@ pub fn capture(
     state: &mut State,
     sink: &mut dyn Sink,
     opts: &crate::BuildOptions,
+    link_extra: &[String],
     cancel: Option<&crate::exec::Cancel>,
 ) -> Result<CaptureResult, CaptureError> {
     let exe = match &opts.wrapper {
@@ -213,8 +215,7 @@ pub fn capture(
     };
     // Fast mode: the wrapper's links (under cargo) use the same linker arguments as the
     // replay's, so the first build does not link twice.
-    let link_extra = if opts.fast { crate::fast::fast_link(&loc.target_dir).args } else { vec![] };
-    let w = WrapperCmd { exe, link_extra, color: opts.color };
+    let w = WrapperCmd { exe, link_extra: link_extra.to_vec(), color: opts.color };
     capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &w)
 }
 
