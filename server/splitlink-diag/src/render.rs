@@ -64,6 +64,18 @@ fn snippet(out: &mut Vec<String>, loc: &Location, gutter: usize, root: &Path) {
     out.push(caret);
 }
 
+/// One line, as rustc's short form (cargo's `--message-format short`):
+/// `path:line:col: error[code]: message: label`.
+pub fn short(d: &Diagnostic, root: &Path) -> String {
+    match &d.primary {
+        Some(p) => {
+            let label = p.label.as_deref().map(|l| format!(": {l}")).unwrap_or_default();
+            format!("{}:{}:{}: {}{label}\n", display_path(&p.file, root), p.line_start, p.col_start, header(d))
+        }
+        None => format!("{}\n", header(d)),
+    }
+}
+
 /// Renders a diagnostic like rustc does: header, ` --> file:line:col`,
 /// the source line with `^^^` under the span, `= note:` lines, related
 /// locations as `note: …` with their own snippet. `verbose` appends the raw

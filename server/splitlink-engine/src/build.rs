@@ -46,6 +46,9 @@ pub struct BuildOptions {
     /// Ask cargo for colour (`--color=always`) in what it prints; the front-end strips it when
     /// it shows output without colour.
     pub color: bool,
+    /// rustc renders diagnostics in the short form (cargo's `--message-format short`,
+    /// `json-diagnostic-short`).
+    pub short_diagnostics: bool,
 }
 
 impl Default for BuildOptions {
@@ -57,6 +60,7 @@ impl Default for BuildOptions {
             wrapper: None,
             fast: false,
             color: false,
+            short_diagnostics: false,
         }
     }
 }
@@ -295,7 +299,16 @@ impl Engine {
             // A database kept from this engine's last build: its file inputs hold what was hashed
             // then, so what the watcher says is unchanged need not be looked at again.
             let watched = if fresh_db { None } else { watched };
-            let run = replay::Run { cwd: &loc.cwd, sel_key: &sel_key, jobs: self.opts.jobs, t0, cancel, watched, link_extra };
+            let run = replay::Run {
+                cwd: &loc.cwd,
+                sel_key: &sel_key,
+                jobs: self.opts.jobs,
+                t0,
+                cancel,
+                watched,
+                link_extra,
+                short_diagnostics: self.opts.short_diagnostics,
+            };
             let (summary, warm) = replay::replay(&run, state, warm, sink, part);
             self.warm = Some(warm);
             summary

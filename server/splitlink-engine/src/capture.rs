@@ -215,7 +215,7 @@ pub fn capture(
     };
     // Fast mode: the wrapper's links (under cargo) use the same linker arguments as the
     // replay's, so the first build does not link twice.
-    let w = WrapperCmd { exe, link_extra: link_extra.to_vec(), color: opts.color };
+    let w = WrapperCmd { exe, link_extra: link_extra.to_vec(), color: opts.color, short: opts.short_diagnostics };
     capture_inner(loc, sel, sel_key, state, sink, opts.quiet, true, cancel, &w)
 }
 
@@ -226,6 +226,8 @@ struct WrapperCmd {
     link_extra: Vec<String>,
     /// `--color=always` for cargo.
     color: bool,
+    /// rustc's diagnostics rendered in the short form (`json-diagnostic-short`).
+    short: bool,
 }
 
 /// Run one cargo command (`build …`, `test --no-run …`; `test --doc …` with splitlink as the
@@ -234,6 +236,7 @@ struct WrapperCmd {
 #[allow(clippy::too_many_arguments)]
 fn run_cargo(
     loc: &Located,
+    meta: &Metadata,
     sel: &Selection,
     args: &[String],
     doc_record: Option<&Path>,
@@ -247,7 +250,8 @@ fn run_cargo(
     let mut cmd = Command::new(cargo());
     // `-vv` makes cargo show each build script's environment (splitlink reruns scripts with
     // it); its extra lines are filtered out below.
-    cmd.args(args).arg("--message-format=json-diagnostic-rendered-ansi").arg("-vv");
+    let format = if w.short { "json-diagnostic-rendered-ansi,json-diagnostic-short" } else { "json-diagnostic-rendered-ansi" };
+    cmd.args(args).arg(format!("--message-format={format}")).arg("-vv");
     if sel.manifest_path.is_none() {
         cmd.arg("--manifest-path").arg(&loc.manifest);
     }
@@ -299,13 +303,40 @@ fn run_cargo(
     let mut shown = Vec::new();
     let mut verbose = VerboseReader::default();
     let mut no_library = false;
+    let mut held: Vec<String> = Vec::new();
+    let mut closing: Vec<String> = Vec::new();
+    let mut counts: Vec<(String, crate::UnitInfo, crate::MessageCounts)> = Vec::new();
     for out in rx {
+        if !held.is_empty()
+            && matches!(&out, Out::Stderr(l) if !l.trim().is_empty() && crate::strip_ansi(l).trim() != "Caused by:" && !is_failed_rustc_line(l))
+        {
+            for l in held.drain(..) {
+                sink.event(BuildEvent::CargoOutput(l));
+            }
+        }
         match out {
             Out::Stdout(line) => {
                 if let Ok(v) = serde_json::from_str::<Value>(&line) {
+                    if v["reason"] == "compiler-message" {
+                        emit_compiler_message(&v, meta, loc, sink);
+                        let id = format!("{}\0{}\0{}", v["package_id"], v["target"]["name"], v["target"]["kind"]);
+                        match counts.iter_mut().find(|(i, _, _)| *i == id) {
+                            Some((_, _, c)) => c.add(&v["message"]),
+                            None => {
+                                let mut c = crate::MessageCounts::default();
+                                c.add(&v["message"]);
+                                counts.push((id, crate::UnitInfo::from_cargo_message(&v), c));
+                            }
+                        }
+                    }
                     messages.push(v);
                 }
             }
+            // `-vv` adds, after a failed compile's `could not compile` line, a blank line,
+            // `Caused by:` and the rustc command line: not what cargo shows (a build script's
+            // failure, which cargo always explains that way, still shows).
+            Out::Stderr(line) if line.trim().is_empty() || crate::strip_ansi(&line).trim() == "Caused by:" => held.push(line),
+            Out::Stderr(line) if !held.is_empty() && is_failed_rustc_line(&line) => held.clear(),
             Out::Stderr(line) => match verbose.line(&line) {
                 Line::Command(c) => shown.push(c),
                 Line::None => {}
@@ -329,10 +360,28 @@ fn run_cargo(
                         no_library = true;
                         continue;
                     }
+                    // A unit's closing line comes after its diagnostics, which arrive on the
+                    // other pipe: shown once both pipes are read.
+                    if plain.starts_with("error: could not compile `") || (plain.starts_with("warning: `") && plain.contains(" generated "))
+                    {
+                        closing.push(l);
+                        continue;
+                    }
                     sink.event(BuildEvent::CargoOutput(l));
                 }
             },
         }
+    }
+    // cargo prints `generated N warnings` only in its human formats: said here as it would,
+    // before its `could not compile` lines (which count the warnings themselves).
+    for (_, unit, c) in counts {
+        if c.warnings > 0 && !quiet {
+            let counts = crate::MessageCounts { errors: 0, fixable: if c.errors > 0 { 0 } else { c.fixable }, ..c };
+            sink.event(BuildEvent::UnitReport { unit, counts });
+        }
+    }
+    for l in held.into_iter().filter(|l| !l.trim().is_empty()).chain(closing) {
+        sink.event(BuildEvent::CargoOutput(l));
     }
     let _ = t1.join();
     let _ = t2.join();
@@ -341,6 +390,38 @@ fn run_cargo(
         c.unregister(child.id());
     }
     Ok((status.success() || no_library, messages, shown))
+}
+
+/// A `compiler-message` of cargo's, to the sink as it arrives (before cargo's `could not
+/// compile` line, as cargo shows it); a failed link is mapped to the sources.
+fn emit_compiler_message(v: &Value, meta: &Metadata, loc: &Located, sink: &mut dyn Sink) {
+    let msg = v["message"].clone();
+    let m = msg["message"].as_str().unwrap_or("");
+    let is_link = m.starts_with("linking with") || m.starts_with("linker `");
+    let link = is_link.then(|| {
+        let root = meta.root.clone();
+        crate::LinkFailure {
+            sources: discover::walk_files(&root, |n| n == "target" || n == ".git")
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                .collect(),
+            manifest_dirs: meta.member_manifests.iter().filter_map(|m| m.parent().map(Path::to_path_buf)).collect(),
+            config_files: workspace::config_candidates(&loc.cwd).into_iter().filter(|p| p.exists()).collect(),
+            root_source: v["target"]["src_path"].as_str().unwrap_or("").into(),
+            cwd: root.clone(),
+            workspace_root: root,
+        }
+    });
+    sink.event(crate::events::diagnostic(Some(crate::UnitInfo::from_cargo_message(v)), msg, link.as_ref(), &meta.root, &meta.root))
+}
+
+/// `  process didn't exit successfully: `… rustc … --crate-name …` (exit status: 1)`: the rustc
+/// command line `-vv` shows after a failed compile.
+fn is_failed_rustc_line(line: &str) -> bool {
+    let plain = crate::strip_ansi(line);
+    plain.trim_start().starts_with("process didn't exit successfully: `")
+        && plain.contains(" --crate-name ")
+        && !plain.contains("build-script-build`")
 }
 
 /// What tells two of cargo's artifact messages apart (all but freshness).
@@ -385,7 +466,7 @@ fn capture_inner(
             break;
         }
         let doc = args.iter().any(|a| a == "--doc").then_some(doc_dir.as_path());
-        let (ok, mut m, mut sh) = run_cargo(loc, sel, args, doc, &capture_dir, sink, quiet, cancel, exe)?;
+        let (ok, mut m, mut sh) = run_cargo(loc, &meta, sel, args, doc, &capture_dir, sink, quiet, cancel, exe)?;
         if i > 0 {
             // A unit both commands built is reported by the second as fresh: keep the first.
             let seen: BTreeSet<String> = messages.iter().filter(|v: &&Value| v["reason"] == "compiler-artifact").map(artifact_id).collect();
@@ -401,34 +482,12 @@ fn capture_inner(
     let mut script_runs: Vec<Value> = Vec::new();
     for v in messages {
         match v["reason"].as_str() {
+            // Shown as cargo printed it (in [`run_cargo`]); kept for the units' records.
             Some("compiler-message") => {
-                let msg = v["message"].clone();
-                let m = msg["message"].as_str().unwrap_or("");
-                let is_link = m.starts_with("linking with") || m.starts_with("linker `");
-                if !is_link {
+                let m = v["message"]["message"].as_str().unwrap_or("");
+                if !(m.starts_with("linking with") || m.starts_with("linker `")) {
                     compiler_messages.push(v.clone());
                 }
-                let link = is_link.then(|| {
-                    let root = meta.root.clone();
-                    crate::LinkFailure {
-                        sources: discover::walk_files(&root, |n| n == "target" || n == ".git")
-                            .into_iter()
-                            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-                            .collect(),
-                        manifest_dirs: meta.member_manifests.iter().filter_map(|m| m.parent().map(Path::to_path_buf)).collect(),
-                        config_files: workspace::config_candidates(&loc.cwd).into_iter().filter(|p| p.exists()).collect(),
-                        root_source: v["target"]["src_path"].as_str().unwrap_or("").into(),
-                        cwd: root.clone(),
-                        workspace_root: root,
-                    }
-                });
-                sink.event(crate::events::diagnostic(
-                    Some(crate::UnitInfo::from_cargo_message(&v)),
-                    msg,
-                    link.as_ref(),
-                    &meta.root,
-                    &meta.root,
-                ))
             }
             Some("compiler-artifact") => {
                 artifacts.push(v.clone());

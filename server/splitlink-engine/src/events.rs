@@ -105,7 +105,54 @@ pub enum BuildEvent {
     CargoOutput(String),
     /// Something the user should know that is not a rustc diagnostic.
     Warning(String),
+    /// What one unit's compile and link said, once they are over (units that said nothing are
+    /// left out): cargo's `generated N warnings` and `could not compile` lines. Under cargo (a
+    /// capture) only the warnings: cargo prints its `could not compile` lines itself.
+    UnitReport {
+        unit: UnitInfo,
+        counts: MessageCounts,
+    },
     Finished(BuildSummary),
+}
+
+/// The warnings and errors of one unit's rustc runs, counted as cargo counts them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MessageCounts {
+    pub warnings: usize,
+    pub errors: usize,
+    /// Warnings with a machine-applicable suggestion (what `cargo fix` would apply).
+    pub fixable: usize,
+}
+
+impl MessageCounts {
+    pub fn add(&mut self, message: &serde_json::Value) {
+        match message["level"].as_str().unwrap_or("") {
+            "warning" => {
+                self.warnings += 1;
+                let applicable = |spans: &serde_json::Value| {
+                    spans.as_array().is_some_and(|v| v.iter().any(|s| s["suggestion_applicability"] == "MachineApplicable"))
+                };
+                let children = message["children"].as_array().map(Vec::as_slice).unwrap_or_default();
+                if applicable(&message["spans"]) || children.iter().any(|c| applicable(&c["spans"])) {
+                    self.fixable += 1;
+                }
+            }
+            l if l.starts_with("error") => self.errors += 1,
+            _ => {}
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.warnings == 0 && self.errors == 0
+    }
+}
+
+/// rustc's own closing lines (`aborting due to 2 previous errors`, `3 warnings emitted`): cargo
+/// drops them and says it per unit instead ([`BuildEvent::UnitReport`]).
+pub fn is_rustc_summary(message: &serde_json::Value) -> bool {
+    let m = message["message"].as_str().unwrap_or("");
+    let spanless = message["spans"].as_array().is_none_or(Vec::is_empty);
+    spanless && (m.starts_with("aborting due to") || m.ends_with(" warning emitted") || m.ends_with(" warnings emitted"))
 }
 
 pub trait Sink {

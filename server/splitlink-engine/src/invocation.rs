@@ -96,6 +96,38 @@ impl Invocation {
         parse_args(&self.args).into_iter().filter_map(|(f, v, _)| f.map(|f| (f.to_string(), v.to_string()))).collect()
     }
 
+    /// The same invocation with rustc's rendered diagnostics in the short form
+    /// (`--json=…,diagnostic-short`, cargo's `--message-format short`) or not. The form is not
+    /// part of what a unit is: records are stored without it ([`Invocation::without_short`])
+    /// and each build asks for the one it shows.
+    pub fn with_diagnostic_short(&self, short: bool) -> Invocation {
+        let mut inv = self.clone();
+        let mut i = 0;
+        while i < inv.args.len() {
+            let (value_at, value) = match inv.args[i].strip_prefix("--json=") {
+                Some(v) => (i, v.to_string()),
+                None if inv.args[i] == "--json" && i + 1 < inv.args.len() => (i + 1, inv.args[i + 1].clone()),
+                None => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let mut parts: Vec<&str> = value.split(',').filter(|p| !p.is_empty() && *p != "diagnostic-short").collect();
+            if short {
+                parts.push("diagnostic-short");
+            }
+            let joined = parts.join(",");
+            inv.args[value_at] = if value_at == i { format!("--json={joined}") } else { joined };
+            i = value_at + 1;
+        }
+        inv
+    }
+
+    /// [`Invocation::with_diagnostic_short`]`(false)`: the form records are kept in.
+    pub fn without_short(&self) -> Invocation {
+        self.with_diagnostic_short(false)
+    }
+
     /// cargo's `-C metadata` value, if any.
     pub fn metadata(&self) -> Option<&str> {
         self.codegen("metadata")
@@ -264,6 +296,9 @@ impl Invocation {
             match f {
                 None => {}
                 Some("-C") | Some("--codegen") if v.starts_with("incremental=") => {}
+                // How diagnostics are rendered (`--message-format short` adds
+                // `diagnostic-short`) does not change what is linked.
+                Some("--json" | "--error-format" | "--color" | "--diagnostic-width") => {}
                 Some(f) => out.push(format!("{f}={v}")),
             }
         }
@@ -273,6 +308,17 @@ impl Invocation {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_short_form_is_asked_for_per_build_and_not_recorded() {
+        let i = inv("--crate-name app app/src/main.rs --error-format=json --json=diagnostic-rendered-ansi,artifacts,future-incompat --crate-type bin");
+        let short = i.with_diagnostic_short(true);
+        assert!(short.args.contains(&"--json=diagnostic-rendered-ansi,artifacts,future-incompat,diagnostic-short".to_string()));
+        assert_eq!(short.without_short(), i);
+        assert_eq!(i.without_short(), i);
+        let spaced = inv("--crate-name app --json diagnostic-short,artifacts app/src/main.rs");
+        assert_eq!(spaced.without_short().args[3], "artifacts");
+    }
+
     use super::*;
 
     fn inv(args: &str) -> Invocation {

@@ -39,7 +39,7 @@ pub mod wrapper;
 
 pub use build::{build, explain, BuildError, BuildOptions, Engine};
 pub use decide::Watched;
-pub use events::{BuildEvent, BuildSummary, Sink, UnitInfo};
+pub use events::{BuildEvent, BuildSummary, MessageCounts, Sink, UnitInfo};
 pub use exec::Cancel;
 pub use testplan::{DoctestRun, TestBinary, TestPlan};
 pub use unit::UnitKey;

@@ -7,7 +7,7 @@
 
 use crate::db::{self, BuiltWith, Db, File, Graph, LinkFile, Unit};
 use crate::digest::{Stamp, StatCache};
-use crate::events::{BuildEvent, BuildSummary, Sink, UnitInfo};
+use crate::events::{BuildEvent, BuildSummary, MessageCounts, Sink, UnitInfo};
 use crate::exec::{self, Cancel, CompiledObjects, RunOutput, Step};
 use crate::fingerprint::{self, LinkDecision, LinkInputs};
 use crate::measure::{measure_outputs, Measured};
@@ -244,6 +244,8 @@ fn refresh(w: &mut Warm, state: &State, cache: &mut StatCache, watched: Option<&
 }
 
 struct Loop<'a> {
+    /// What each unit's rustc runs said, in the order units first spoke.
+    reports: Vec<(UnitKey, MessageCounts)>,
     w: &'a mut Warm,
     state: &'a mut State,
     cancel: Option<Cancel>,
@@ -305,12 +307,16 @@ impl Loop<'_> {
     }
 
     /// Report a job's rustc output; returns the compile diagnostics (for replay when fresh).
-    fn emit_stderr(&self, key: &UnitKey, stderr: &[u8], link: bool, sink: &mut dyn Sink) -> Vec<serde_json::Value> {
+    fn emit_stderr(&mut self, key: &UnitKey, stderr: &[u8], link: bool, sink: &mut dyn Sink) -> Vec<serde_json::Value> {
         let info = unit_info(self.spec(key));
         let mut kept = Vec::new();
         for line in String::from_utf8_lossy(stderr).lines() {
             match serde_json::from_str::<serde_json::Value>(line) {
                 Ok(v) if v.get("$message_type").and_then(|t| t.as_str()) == Some("diagnostic") => {
+                    if crate::events::is_rustc_summary(&v) {
+                        continue;
+                    }
+                    self.count(key, &v);
                     let msg = v["message"].as_str().unwrap_or("");
                     let is_link = link && (msg.starts_with("linking with") || msg.starts_with("linker `") || msg.contains("linker"));
                     let lf = if is_link { Some(self.link_failure(key)) } else { None };
@@ -326,6 +332,18 @@ impl Loop<'_> {
             }
         }
         kept
+    }
+
+    /// Count a message of `key`'s for its [`BuildEvent::UnitReport`].
+    fn count(&mut self, key: &UnitKey, message: &serde_json::Value) {
+        match self.reports.iter_mut().find(|(k, _)| k == key) {
+            Some((_, c)) => c.add(message),
+            None => {
+                let mut c = MessageCounts::default();
+                c.add(message);
+                self.reports.push((key.clone(), c));
+            }
+        }
     }
 
     /// A linked file changed on disk (a library this build just compiled): measure it again.
@@ -480,11 +498,13 @@ pub struct Run<'a> {
     pub watched: Option<&'a crate::decide::Watched>,
     /// Fast mode's arguments for every `-Zlink-only` step (empty in exact mode).
     pub link_extra: &'a [String],
+    /// rustc renders diagnostics in the short form.
+    pub short_diagnostics: bool,
 }
 
 /// Replay the selection's graph: compile and link what is stale.
 pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn Sink, cargo: CargoPart) -> (BuildSummary, Warm) {
-    let Run { cwd, sel_key, jobs, t0, cancel, watched, link_extra } = *run;
+    let Run { cwd, sel_key, jobs, t0, cancel, watched, link_extra, short_diagnostics } = *run;
     let sel_state = state.selections[sel_key].clone();
     let keys: Vec<UnitKey> = warm.keys.clone();
     let mut cache = std::mem::take(&mut state.cache);
@@ -517,6 +537,7 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
         measuring: BTreeSet::new(),
         rustc_ms: 0,
         link_ms: 0,
+        reports: Vec::new(),
     };
 
     let (tx, rx) = mpsc::channel::<Event>();
@@ -544,8 +565,11 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             }
             lp.explanation.compiled.push((key.clone(), why));
             lp.snapshots.insert(key.clone(), db::current_inputs(&lp.w.db, u));
-            let spec = lp.spec(&key).clone();
+            let mut spec = lp.spec(&key).clone();
             sink.event(BuildEvent::Compiling(unit_info(&spec)));
+            if short_diagnostics {
+                spec.invocation = spec.invocation.with_diagnostic_short(true);
+            }
             lp.running.insert(key.clone());
             if u.metadata_ready(&lp.w.db) {
                 u.set_metadata_ready(&mut lp.w.db).to(false);
@@ -562,8 +586,11 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             let why = describe_link(&decision, lp.state);
             lp.explanation.links.push((key.clone(), decision, why));
             lp.pending_link.insert(key.clone(), db::link_inputs(&lp.w.db, u));
-            let spec = lp.spec(&key).clone();
+            let mut spec = lp.spec(&key).clone();
             sink.event(BuildEvent::Linking(unit_info(&spec)));
+            if short_diagnostics {
+                spec.invocation = spec.invocation.with_diagnostic_short(true);
+            }
             lp.running.insert(key.clone());
             spawn_link(&tx, key, spec, lp.cancel.clone(), link_extra.to_vec());
         }
@@ -617,14 +644,12 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
                 continue;
             }
             let st = &lp.state.units[k];
-            for m in &st.built.messages {
-                sink.event(crate::events::diagnostic(
-                    Some(unit_info(&st.spec)),
-                    m.clone(),
-                    None,
-                    &st.spec.invocation.cwd,
-                    &sel_state.workspace_root,
-                ));
+            let messages: Vec<serde_json::Value> =
+                st.built.messages.iter().filter(|m| !crate::events::is_rustc_summary(m)).cloned().collect();
+            let (info, cwd) = (unit_info(&st.spec), st.spec.invocation.cwd.clone());
+            for m in messages {
+                lp.count(k, &m);
+                sink.event(crate::events::diagnostic(Some(info.clone()), m, None, &cwd, &sel_state.workspace_root));
             }
         }
         // cargo's JSON messages for a replayed build: dependencies fresh, workspace units as built.
@@ -638,6 +663,13 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             let mut a = lp.spec(k).artifact.clone();
             a["fresh"] = serde_json::Value::Bool(!compiled.contains(k));
             sink.event(BuildEvent::CargoMessage(a));
+        }
+    }
+    if !lp.cancelled() {
+        for (k, counts) in std::mem::take(&mut lp.reports) {
+            if !counts.is_empty() {
+                sink.event(BuildEvent::UnitReport { unit: unit_info(lp.spec(&k)), counts });
+            }
         }
     }
 

@@ -66,7 +66,9 @@ pub fn run(args: Vec<String>, capture_dir: &Path) -> i32 {
     } else {
         (SplitOutcome::NotLinkable, passthrough_status(&inv))
     };
-    let rec = Record { invocation: inv.clone(), outcome, exit_code: code, measured };
+    // Recorded without the rendered form cargo asked for this time (short or not): replays ask
+    // for their own, and a change of `--message-format` is not a change of the unit.
+    let rec = Record { invocation: inv.without_short(), outcome, exit_code: code, measured };
     if let Err(e) = write_record(capture_dir, &rec) {
         eprintln!("splitlink: cannot record the invocation of {}: {e}", inv.crate_name().unwrap_or("?"));
         return if code == 0 { 1 } else { code };
@@ -165,7 +167,7 @@ fn link_decision(inv: &Invocation, now: Option<&LinkInputs>, state: Option<&crat
     let never = LinkDecision::Link(LinkReason::NeverLinked);
     let (Some(bin), Some(state)) = (inv.linked_output(), state) else { return never };
     let Some(u) = state.units.values().find(|u| u.spec.invocation.linked_output().as_ref() == Some(&bin)) else { return never };
-    if u.spec.invocation.args != inv.args {
+    if u.spec.invocation.args != inv.without_short().args {
         return LinkDecision::Link(LinkReason::ObjectsChanged { own: false, files: vec![], args: true, rlink: false });
     }
     // The binary must be the one splitlink linked; cargo deletes it before recompiling the

@@ -495,7 +495,7 @@ impl MainLoop {
             }
             // cargo's JSON messages are for `--message-format json`; the summary comes with
             // `BuildDone`.
-            BuildEvent::CargoMessage(_) | BuildEvent::Finished(_) => {}
+            BuildEvent::CargoMessage(_) | BuildEvent::UnitReport { .. } | BuildEvent::Finished(_) => {}
         }
     }
 

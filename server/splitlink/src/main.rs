@@ -8,7 +8,7 @@ mod test_cmd;
 pub(crate) mod watch;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use splitlink_engine::{BuildOptions, Selection};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -45,12 +45,6 @@ struct LspArgs {
     /// Talk LSP over stdin/stdout (the only transport; accepted because clients pass it)
     #[arg(long)]
     stdio: bool,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum MessageFormat {
-    Human,
-    Json,
 }
 
 #[derive(Args, Clone, Default)]
@@ -163,10 +157,11 @@ impl SelectionArgs {
 /// Output and parallelism flags shared by `build`, `test`, `run` and `watch`.
 #[derive(Args, Clone)]
 pub(crate) struct OutputArgs {
-    /// Output format: human, or cargo-compatible JSON messages on stdout (plus splitlink's own
-    /// messages, see the README)
-    #[arg(long, value_enum, default_value = "human")]
-    pub message_format: MessageFormat,
+    /// Output format, as cargo's: human, short, json, json-diagnostic-short,
+    /// json-diagnostic-rendered-ansi, json-render-diagnostics (comma separated or repeated;
+    /// JSON messages go to stdout, plus splitlink's own, see the README)
+    #[arg(long, value_name = "FMT", value_parser = render::MessageFormat::parse_one)]
+    pub message_format: Vec<render::MessageFormat>,
     /// Verbose output (full linker command lines, capture reasons)
     #[arg(short, long)]
     pub verbose: bool,
@@ -184,13 +179,20 @@ pub(crate) struct OutputArgs {
 }
 
 impl OutputArgs {
+    /// The `--message-format` values combined (cargo's rules: human and short stand alone,
+    /// the JSON ones combine).
+    pub fn format(&self) -> anyhow::Result<render::MessageFormat> {
+        render::MessageFormat::combine(&self.message_format).map_err(anyhow::Error::msg)
+    }
+
     pub fn json(&self) -> bool {
-        self.message_format == MessageFormat::Json
+        self.format().is_ok_and(|f| f.json)
     }
 
     pub fn build_options(&self) -> BuildOptions {
         let fast = self.fast || std::env::var("SPLITLINK_FAST").is_ok_and(|v| v == "1");
-        let mut opts = BuildOptions { quiet: self.quiet, fast, color: color::stderr(), ..Default::default() };
+        let short = self.format().is_ok_and(|f| f.short);
+        let mut opts = BuildOptions { quiet: self.quiet, fast, color: color::stderr(), short_diagnostics: short, ..Default::default() };
         if let Some(j) = self.jobs {
             opts.jobs = j.max(1);
         }
@@ -265,7 +267,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Command::Build(args) => {
             let sel = args.selection.selection();
             let opts = BuildOptions { force_capture: args.through_cargo, ..args.out.build_options() };
-            let mut r = render::Renderer::new(args.out.json(), args.out.verbose, args.out.quiet);
+            let mut r = render::Renderer::new(args.out.format()?, args.out.verbose, args.out.quiet);
             let summary = match splitlink_engine::build(&sel, &opts, &cwd, &mut r) {
                 Ok(s) => s,
                 Err(e) => {

@@ -159,7 +159,8 @@ fn build(sel: splitlink_engine::Selection, out: &crate::OutputArgs, cwd: &Path, 
 }
 
 pub fn test(args: TestArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
-    let json = args.out.json();
+    let format = args.out.format()?;
+    let json = format.json;
     let mut sel = args.selection.selection();
     sel.command = CargoCommand::Test;
     if args.doc {
@@ -188,7 +189,7 @@ pub fn test(args: TestArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         );
         return crate::watch::run(w, cwd);
     }
-    let mut r = Renderer::new(json, args.out.verbose, args.out.quiet);
+    let mut r = Renderer::new(format, args.out.verbose, args.out.quiet);
     let Some(engine) = build(sel, &args.out, cwd, &mut r) else { return Ok(ExitCode::from(101)) };
     let plan = engine.test_plan();
     if args.no_run {
@@ -251,7 +252,7 @@ pub fn test(args: TestArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn run(args: RunArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
-    let json = args.out.json();
+    let format = args.out.format()?;
     let sel = args.selection.selection();
     let t = &sel.targets;
     if t.lib || t.bins || t.tests || t.examples || t.benches || t.all_targets || !t.test.is_empty() || !t.bench.is_empty() {
@@ -264,7 +265,7 @@ pub fn run(args: RunArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     }
     let kind = if t.example.is_empty() { "bin" } else { "example" };
     let wanted = t.bin.first().or(t.example.first()).cloned();
-    let mut r = Renderer::new(json, args.out.verbose, args.out.quiet);
+    let mut r = Renderer::new(format, args.out.verbose, args.out.quiet);
     let Some(engine) = build(sel, &args.out, cwd, &mut r) else { return Ok(ExitCode::from(101)) };
     let mut found = engine.runnables(kind);
     if let Some(w) = &wanted {

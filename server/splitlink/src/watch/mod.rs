@@ -141,6 +141,7 @@ struct Watch {
 }
 
 pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
+    let format = args.out.format()?;
     let mut sel = args.selection.selection();
     if let Some(t) = &args.tests {
         sel.command = splitlink_engine::CargoCommand::Test;
@@ -164,7 +165,7 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     };
     let session = Session::open(sel, opts, cwd, Config { on_busy, watch_files: true, poll: args.poll }, post)?;
     let root = session.root().to_path_buf();
-    let screen = Screen::new(args.out.json(), args.out.verbose, args.out.quiet, root.clone(), cwd.to_path_buf());
+    let screen = Screen::new(format, args.out.verbose, args.out.quiet, root.clone(), cwd.to_path_buf());
     let mut w = Watch {
         args,
         tx,

@@ -39,10 +39,10 @@ struct Notes {
 }
 
 impl Screen {
-    pub fn new(json: bool, verbose: bool, quiet: bool, root: PathBuf, cwd: PathBuf) -> Screen {
+    pub fn new(format: crate::render::MessageFormat, verbose: bool, quiet: bool, root: PathBuf, cwd: PathBuf) -> Screen {
         Screen {
-            r: Renderer::new(json, verbose, quiet),
-            json,
+            r: Renderer::new(format, verbose, quiet),
+            json: format.json,
             quiet,
             tty: std::io::stderr().is_terminal(),
             color: crate::color::stderr(),

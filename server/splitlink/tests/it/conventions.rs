@@ -142,3 +142,88 @@ fn cargo_is_found_in_cargo_home_when_path_lacks_it() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// A lib with a warning and a bin that uses it: the bin gets a warning, then an error.
+fn two_unit_workspace(dir: &Path) {
+    fixture::write_files(
+        dir,
+        &[
+            ("Cargo.toml".into(), "[package]\nname = \"formats\"\nversion = \"0.1.0\"\nedition = \"2021\"\n".into()),
+            ("src/lib.rs".into(), "pub fn answer() -> u32 {\n    let unused = 1;\n    42\n}\n".into()),
+            ("src/main.rs".into(), "fn main() {\n    let mut m = formats::answer();\n    println!(\"{m}\");\n}\n".into()),
+        ],
+    );
+}
+
+/// What a build printed for the user, minus the lines that differ by design (status lines with
+/// times, splitlink's `Link skipped` and `build failed after`): sorted, ANSI stripped unless
+/// `keep_ansi` (units print in the order they finish, which is not fixed).
+fn shown(o: &Output, format: &str) -> Vec<String> {
+    let json = format.starts_with("json");
+    let mut lines: Vec<String> = Vec::new();
+    if json {
+        for l in String::from_utf8_lossy(&o.stdout).lines() {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+            if v["reason"] == "compiler-message" {
+                lines.push(format!("stdout: {} {}", v["target"]["name"], v["message"]["rendered"]));
+            }
+        }
+    }
+    for l in String::from_utf8_lossy(&o.stderr).lines() {
+        let plain = splitlink_engine::strip_ansi(l);
+        let t = plain.trim_start();
+        if t.is_empty()
+            || t.starts_with("Compiling ")
+            || t.starts_with("Finished ")
+            || t.starts_with("Link skipped ")
+            || t.starts_with("Linking ")
+        {
+            continue;
+        }
+        if plain.starts_with("error: build failed after ") {
+            continue;
+        }
+        lines.push(format!("stderr: {plain}"));
+    }
+    lines.sort();
+    lines
+}
+
+/// `--message-format` as cargo means it, each value against cargo on a copy of the same
+/// workspace: the first build (through cargo) and a rebuild after an edit (replayed: the lib's
+/// warning from its last compile, the bin's error and warning from rustc now).
+#[test]
+fn message_formats_print_what_cargo_prints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sl = fixture::splitlink();
+    for format in ["human", "short", "json", "json-diagnostic-short", "json-diagnostic-rendered-ansi", "json-render-diagnostics"] {
+        let ours = tmp.path().join(format!("{format}-splitlink/formats"));
+        let theirs = tmp.path().join(format!("{format}-cargo/formats"));
+        two_unit_workspace(&ours);
+        two_unit_workspace(&theirs);
+        let args = ["build", "--message-format", format];
+        for step in ["first build", "after an edit that breaks the bin"] {
+            let o = run(&ours, &sl, &args, &[]);
+            let c = run(&theirs, Path::new("cargo"), &args, &[]);
+            assert_eq!(o.status.code(), c.status.code(), "{format}, {step}: {}", String::from_utf8_lossy(&o.stderr));
+            let (mine, cargos) = (shown(&o, format), shown(&c, format));
+            assert!(mine.iter().any(|l| l.contains("unused")), "{format}, {step}: the lib's warning is shown: {mine:#?}");
+            assert_eq!(mine, cargos, "{format}, {step}: splitlink (left) and cargo (right) differ");
+            let edit = "fn main() {\n    let mut m = formats::answer();\n    let x: u8 = \"no\";\n    println!(\"{m}\");\n}\n";
+            for d in [&ours, &theirs] {
+                std::fs::write(d.join("src/main.rs"), edit).unwrap();
+            }
+        }
+        // The second build did not go through cargo.
+        let explain = Command::new(&sl).arg("explain").current_dir(&ours).output().unwrap();
+        assert!(
+            String::from_utf8_lossy(&explain.stdout).contains("cargo: not invoked"),
+            "{format}: {}",
+            String::from_utf8_lossy(&explain.stdout)
+        );
+    }
+    // cargo's rule on combining them, and its words.
+    let o = run(&tmp.path().join("short-splitlink/formats"), &sl, &["build", "--message-format", "short,json"], &[]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot specify two kinds of `message-format` arguments"));
+}
