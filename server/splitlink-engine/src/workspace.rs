@@ -80,6 +80,10 @@ pub struct Selection {
     pub all_features: bool,
     pub no_default_features: bool,
     pub target_dir: Option<PathBuf>,
+    /// `--target <triple>` (repeatable, as cargo's); none: the host, or `build.target` from
+    /// `.cargo/config.toml`, which cargo applies itself.
+    #[serde(default)]
+    pub target: Vec<String>,
 }
 
 impl Selection {
@@ -127,6 +131,10 @@ impl Selection {
         if let Some(t) = &self.target_dir {
             a.push("--target-dir".into());
             a.push(t.to_string_lossy().into_owned());
+        }
+        for t in &self.target {
+            a.push("--target".into());
+            a.push(t.clone());
         }
         a
     }

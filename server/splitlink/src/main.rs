@@ -81,6 +81,10 @@ struct SelectionArgs {
     /// Directory for all generated artifacts
     #[arg(long, value_name = "DIR")]
     target_dir: Option<PathBuf>,
+    /// Build for the target triple (can be repeated; default: `build.target` from
+    /// `.cargo/config.toml`, else the host); outputs under `target/<triple>/…`, as cargo's
+    #[arg(long, value_name = "TRIPLE")]
+    target: Vec<String>,
 }
 
 /// cargo's target selection flags.
@@ -150,6 +154,7 @@ impl SelectionArgs {
             all_features: self.all_features,
             no_default_features: self.no_default_features,
             target_dir: self.target_dir.clone(),
+            target: self.target.clone(),
         }
     }
 }

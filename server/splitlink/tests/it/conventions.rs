@@ -1,5 +1,6 @@
-//! cargo's conventions (issue #14): colour from `--color`, `CARGO_TERM_COLOR`, as cargo does on
-//! the same workspace; `cargo splitlink` and cargo aliases through `cargo-splitlink` on PATH.
+//! cargo's conventions (issue #14), each against cargo on the same workspace: colour from
+//! `--color`, `CARGO_TERM_COLOR`; `--message-format`; `--target`/`build.target`; `cargo
+//! splitlink` and cargo aliases through `cargo-splitlink` on PATH.
 
 use crate::fixture;
 use std::path::Path;
@@ -226,4 +227,66 @@ fn message_formats_print_what_cargo_prints() {
     let o = run(&tmp.path().join("short-splitlink/formats"), &sl, &["build", "--message-format", "short,json"], &[]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot specify two kinds of `message-format` arguments"));
+}
+
+fn host_triple() -> String {
+    let o = Command::new("rustc").arg("-vV").output().expect("rustc -vV");
+    String::from_utf8_lossy(&o.stdout).lines().find_map(|l| l.strip_prefix("host: ")).expect("host line").trim().to_string()
+}
+
+/// `--target <triple>` and `build.target` from `.cargo/config.toml`: outputs where cargo puts
+/// them (`target/<triple>/debug/…`), replayed after an edit like any build; a target without
+/// its standard library gets cargo's message.
+#[test]
+fn target_triple_builds_land_where_cargos_do() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sl = fixture::splitlink();
+    let host = host_triple();
+    for how in ["flag", "config"] {
+        let ours = tmp.path().join(format!("{how}-splitlink/formats"));
+        let theirs = tmp.path().join(format!("{how}-cargo/formats"));
+        two_unit_workspace(&ours);
+        two_unit_workspace(&theirs);
+        let mut args = vec!["build"];
+        if how == "flag" {
+            args.extend(["--target", host.as_str()]);
+        } else {
+            let config = format!("[build]\ntarget = \"{host}\"\n");
+            for d in [&ours, &theirs] {
+                fixture::write_files(d, &[(".cargo/config.toml".into(), config.clone())]);
+            }
+        }
+        let c = run(&theirs, Path::new("cargo"), &args, &[]);
+        assert!(c.status.success(), "{}", String::from_utf8_lossy(&c.stderr));
+        let rel = format!("target/{host}/debug/formats");
+        assert!(theirs.join(&rel).is_file(), "cargo wrote {rel}");
+        let o = run(&ours, &sl, &args, &[]);
+        assert!(o.status.success(), "{how}: {}", String::from_utf8_lossy(&o.stderr));
+        let bin = ours.join(&rel);
+        assert!(bin.is_file(), "{how}: splitlink wrote {rel}");
+        assert!(!ours.join("target/debug/formats").exists(), "{how}: nothing for the host's default layout");
+        assert_eq!(Command::new(&bin).output().unwrap().stdout, b"42\n");
+        // An edit: replayed (cargo not involved), the binary at the same place is current.
+        std::fs::write(ours.join("src/lib.rs"), "pub fn answer() -> u32 {\n    let _unused = 1;\n    43\n}\n").unwrap();
+        let o = run(&ours, &sl, &args, &[]);
+        assert!(o.status.success(), "{how}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(Command::new(&bin).output().unwrap().stdout, b"43\n", "{how}: the binary after the edit");
+        let mut explain = vec!["explain"];
+        explain.extend(&args[1..]);
+        let e = Command::new(&sl).args(&explain).current_dir(&ours).output().unwrap();
+        let e = String::from_utf8_lossy(&e.stdout);
+        assert!(e.contains("cargo: not invoked") && e.contains("linked formats (bin)"), "{how}: {e}");
+    }
+    // A target whose standard library is not installed: cargo's error, and its advice.
+    let sysroot = Command::new("rustc").args(["--print", "sysroot"]).output().unwrap();
+    let rustlib = Path::new(String::from_utf8_lossy(&sysroot.stdout).trim()).join("lib/rustlib");
+    let missing = ["riscv64gc-unknown-linux-gnu", "wasm32-unknown-unknown", "aarch64-unknown-linux-gnu", "thumbv7em-none-eabihf"]
+        .into_iter()
+        .find(|t| !rustlib.join(t).exists())
+        .expect("one of four targets is not installed");
+    let dir = tmp.path().join("flag-splitlink/formats");
+    let o = run(&dir, &sl, &["build", "--target", missing], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(101), "{err}");
+    assert!(err.contains("can't find crate for `") && err.contains(&format!("rustup target add {missing}")), "{err}");
 }
