@@ -36,6 +36,8 @@ pub enum CaptureError {
     Records { path: PathBuf, source: std::io::Error },
     #[error("cargo considered {0} up to date but splitlink has no record of how it was compiled, even after `cargo clean -p`")]
     MissingRecords(String),
+    #[error("{0}")]
+    NoClippy(String),
 }
 
 pub struct CaptureResult {
@@ -257,6 +259,13 @@ fn run_cargo(
     }
     if w.color {
         cmd.arg("--color=always");
+    }
+    if sel.command == crate::CargoCommand::Clippy {
+        let rustc = std::env::var_os("RUSTC").map(PathBuf::from).unwrap_or_else(|| "rustc".into());
+        let driver = crate::exec::clippy_driver(&rustc, &loc.cwd).map_err(CaptureError::NoClippy)?;
+        // As `cargo clippy` passes the flags after `--` to its driver.
+        let args: String = sel.clippy_args.iter().map(|a| format!("{a}__CLIPPY_HACKERY__")).collect();
+        cmd.env(crate::exec::CLIPPY_DRIVER_ENV, driver).env("CLIPPY_ARGS", args);
     }
     cmd.current_dir(&loc.cwd)
         .env("RUSTC_WORKSPACE_WRAPPER", exe)

@@ -7,7 +7,7 @@ use crate::digest::Digest;
 use crate::invocation::Invocation;
 use crate::objects;
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -102,7 +102,7 @@ pub fn command(inv: &Invocation, step: Step) -> Command {
         Step::NoLink => inv.no_link_args(),
         Step::LinkOnly => inv.link_only_args(&inv.rlink_path().unwrap_or_default()),
     };
-    let mut c = Command::new(&inv.rustc);
+    let mut c = program(inv);
     c.args(args).current_dir(&inv.cwd);
     for k in ENV_DENYLIST {
         c.env_remove(k);
@@ -115,6 +115,43 @@ pub fn command(inv: &Invocation, step: Step) -> Command {
         }
     }
     c
+}
+
+/// Where clippy's driver is, in a unit recorded for `splitlink clippy`: the unit's compiles run
+/// `clippy-driver <rustc> <args>` (as under `cargo clippy`, whose workspace wrapper it is).
+pub const CLIPPY_DRIVER_ENV: &str = "SPLITLINK_CLIPPY_DRIVER";
+
+/// The program that compiles `inv`: its rustc, or clippy's driver wrapping it.
+pub fn program(inv: &Invocation) -> Command {
+    match inv.env.get(CLIPPY_DRIVER_ENV) {
+        Some(driver) => {
+            let mut c = Command::new(driver);
+            c.arg(&inv.rustc);
+            c
+        }
+        None => Command::new(&inv.rustc),
+    }
+}
+
+/// `clippy-driver` of the toolchain whose rustc is `rustc` (beside it in the sysroot's `bin`).
+/// `cwd`: where rustup looks for a `rust-toolchain.toml`.
+pub fn clippy_driver(rustc: &Path, cwd: &Path) -> Result<PathBuf, String> {
+    let out = Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", rustc.display()))?;
+    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    let driver = sysroot.join("bin").join("clippy-driver");
+    if driver.is_file() {
+        Ok(driver)
+    } else {
+        Err(format!(
+            "clippy is not installed for the toolchain in {} (no {}): install it with `rustup component add clippy`",
+            sysroot.display(),
+            driver.display()
+        ))
+    }
 }
 
 pub fn run(inv: &Invocation, step: Step) -> std::io::Result<RunOutput> {

@@ -195,7 +195,16 @@ impl Invocation {
 
     /// The crate types that rustc links into an executable or shared object; a unit with one of
     /// these (and no staticlib / proc-macro) is compiled with `-Zno-link` and linked separately.
+    /// `--emit` includes `link` (not a `cargo check`/clippy unit, which emits metadata only).
+    pub fn emits_link(&self) -> bool {
+        let emit = self.values("--emit");
+        emit.is_empty() || emit.iter().flat_map(|v| v.split(',')).any(|e| e.split('=').next() == Some("link"))
+    }
+
     pub fn is_linkable(&self) -> bool {
+        if !self.emits_link() {
+            return false;
+        }
         if self.is_test() {
             return true;
         }
@@ -215,9 +224,13 @@ impl Invocation {
         let emit: Vec<String> =
             self.values("--emit").iter().flat_map(|v| v.split(',')).map(|s| s.split('=').next().unwrap_or("").to_string()).collect();
         let mut out = Vec::new();
-        if self.is_test() {
+        if self.is_test() && self.emits_link() {
             out.push(dir.join(&stem));
             return out;
+        }
+        // A checked (not linked) binary or test: its metadata only, as `lib<stem>.rmeta`.
+        if !self.emits_link() && (self.is_test() || self.crate_types().iter().any(|t| t == "bin")) {
+            return vec![dir.join(format!("lib{stem}.rmeta"))];
         }
         for t in self.crate_types() {
             match t.as_str() {

@@ -24,5 +24,32 @@ pub fn measure_outputs(spec: &UnitSpec, cache: &mut StatCache) -> Measured {
         _ => None,
     };
     let stamps = inv.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
-    Measured { sources: dep.files, env: dep.env, interface, stamps }
+    let mut sources = dep.files;
+    for p in clippy_config_candidates(inv) {
+        if !sources.contains(&p) {
+            sources.push(p);
+        }
+    }
+    Measured { sources, env: dep.env, interface, stamps }
+}
+
+/// For a unit clippy lints: every `clippy.toml`/`.clippy.toml` clippy would read, existing or
+/// not (`CLIPPY_CONF_DIR`, else the package's directory and its parents). clippy lists the one
+/// it read in the dep-info, but not one that does not exist yet: creating it must lint again.
+fn clippy_config_candidates(inv: &crate::invocation::Invocation) -> Vec<std::path::PathBuf> {
+    if !inv.env.contains_key(crate::exec::CLIPPY_DRIVER_ENV) {
+        return Vec::new();
+    }
+    let start = inv.env.get("CLIPPY_CONF_DIR").or_else(|| inv.env.get("CARGO_MANIFEST_DIR")).map(std::path::PathBuf::from);
+    let mut out = Vec::new();
+    let mut dir = start.as_deref();
+    while let Some(d) = dir {
+        out.push(d.join("clippy.toml"));
+        out.push(d.join(".clippy.toml"));
+        if inv.env.contains_key("CLIPPY_CONF_DIR") {
+            break;
+        }
+        dir = d.parent();
+    }
+    out
 }

@@ -14,6 +14,9 @@ pub enum CargoCommand {
     /// `cargo test --no-run` (every test binary `cargo test` builds), and the doctests `cargo
     /// test` runs, recorded through `cargo test --doc` with splitlink as `RUSTDOC`.
     Test,
+    /// `cargo check` with every workspace unit compiled by `clippy-driver` (what `cargo clippy`
+    /// does), with the selection's `clippy_args` as `CLIPPY_ARGS`.
+    Clippy,
 }
 
 /// cargo's target selection flags, with cargo's meaning (`--lib`, `--bins`, `--bin N`, …).
@@ -84,13 +87,16 @@ pub struct Selection {
     /// `.cargo/config.toml`, which cargo applies itself.
     #[serde(default)]
     pub target: Vec<String>,
+    /// For [`CargoCommand::Clippy`]: the lint flags after `--` (`-D warnings`, `-W clippy::pedantic`).
+    #[serde(default)]
+    pub clippy_args: Vec<String>,
 }
 
 impl Selection {
     /// What `cargo test` builds with this selection's packages, profile and features (its
     /// target flags dropped): the selection a front-end's test command builds.
     pub fn for_tests(&self) -> Selection {
-        Selection { command: CargoCommand::Test, targets: Targets::default(), ..self.clone() }
+        Selection { command: CargoCommand::Test, targets: Targets::default(), clippy_args: Vec::new(), ..self.clone() }
     }
 
     /// The package and feature flags, shared by every cargo command the capture runs.
@@ -151,6 +157,12 @@ impl Selection {
                 a.extend(self.package_args());
                 v.push(a);
             }
+            CargoCommand::Clippy => {
+                let mut a = vec!["check".to_string()];
+                a.extend(self.targets.args());
+                a.extend(self.package_args());
+                v.push(a);
+            }
             CargoCommand::Test => {
                 if !self.targets.doc {
                     let mut a = vec!["test".to_string(), "--no-run".to_string()];
@@ -186,7 +198,7 @@ impl Selection {
         match (&self.profile, self.release, self.command) {
             (Some(p), _, _) => p.clone(),
             (None, true, _) => "release".into(),
-            (None, false, CargoCommand::Build) => "dev".into(),
+            (None, false, CargoCommand::Build | CargoCommand::Clippy) => "dev".into(),
             (None, false, CargoCommand::Test) => "test".into(),
         }
     }

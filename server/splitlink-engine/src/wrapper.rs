@@ -92,7 +92,8 @@ fn passthrough(inv: &Invocation) -> i32 {
 }
 
 fn passthrough_status(inv: &Invocation) -> i32 {
-    match std::process::Command::new(&inv.rustc).args(&inv.args).status() {
+    // A `splitlink clippy` unit: clippy's driver compiles it (its environment carries the path).
+    match exec::program(inv).args(&inv.args).status() {
         Ok(s) => s.code().unwrap_or(101),
         Err(e) => {
             eprintln!("splitlink: cannot run {}: {e}", inv.rustc.display());

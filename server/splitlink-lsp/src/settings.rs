@@ -26,9 +26,24 @@ pub enum TargetSet {
     Default,
 }
 
+/// What a save does to the workspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Check {
+    /// Build (compile and link): compiler and linker diagnostics, binaries to run.
+    #[default]
+    Build,
+    /// Lint with clippy (`splitlink clippy`): rustc's and clippy's diagnostics, no binaries.
+    Clippy,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
 pub struct Settings {
+    /// `build` (default) or `clippy`.
+    pub check: Check,
+    /// Lint flags for clippy (`["-W", "clippy::pedantic"]`), with `check = "clippy"`.
+    pub clippy_args: Vec<String>,
     pub targets: TargetSet,
     /// After each successful build, run the test binaries that changed (as `splitlink test
     /// --changed`).
@@ -79,6 +94,10 @@ impl Settings {
         sel.all_features = self.all_features;
         sel.no_default_features = self.no_default_features;
         sel.targets.all_targets = self.targets == TargetSet::All;
+        if self.check == Check::Clippy {
+            sel.command = splitlink_engine::CargoCommand::Clippy;
+            sel.clippy_args = self.clippy_args.clone();
+        }
         sel
     }
 }
@@ -99,6 +118,10 @@ mod tests {
         assert!(s.selection().targets.all_targets, "all targets by default");
         let (s, _) = Settings::from_json(&serde_json::json!({"targets": "default", "testOnSave": true}));
         assert!(!s.selection().targets.all_targets && s.test_on_save);
+        let (s, _) = Settings::from_json(&serde_json::json!({"check": "clippy", "clippyArgs": ["-D", "warnings"]}));
+        assert_eq!(s.selection().command, splitlink_engine::CargoCommand::Clippy);
+        assert_eq!(s.selection().clippy_args, ["-D", "warnings"]);
+        assert_eq!(s.selection().for_tests().command, splitlink_engine::CargoCommand::Test);
         let (s, e) = Settings::from_json(&serde_json::json!({"compilerDiagnostics": 3}));
         assert_eq!(s, Settings::default());
         assert!(e.is_some());

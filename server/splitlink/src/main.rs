@@ -36,6 +36,9 @@ enum Command {
     Test(test_cmd::TestArgs),
     /// Build and run a binary or example, as `cargo run` does.
     Run(test_cmd::RunArgs),
+    /// Lint the workspace with clippy, as `cargo clippy` does: replayed and cached like builds
+    /// (only what changed is linted again; the others' lints are shown from their last run).
+    Clippy(ClippyArgs),
     /// Language server over stdio: builds on save, compiler and linker diagnostics in the editor.
     Lsp(LspArgs),
 }
@@ -155,6 +158,7 @@ impl SelectionArgs {
             no_default_features: self.no_default_features,
             target_dir: self.target_dir.clone(),
             target: self.target.clone(),
+            clippy_args: Vec::new(),
         }
     }
 }
@@ -206,6 +210,20 @@ impl OutputArgs {
 }
 
 #[derive(Args)]
+struct ClippyArgs {
+    #[command(flatten)]
+    selection: SelectionArgs,
+    #[command(flatten)]
+    out: OutputArgs,
+    /// Go through cargo even if nothing says it is needed
+    #[arg(long)]
+    through_cargo: bool,
+    /// Lint flags for clippy, as after `cargo clippy --` (`-D warnings`, `-W clippy::pedantic`)
+    #[arg(last = true, value_name = "LINT FLAGS")]
+    lint_args: Vec<String>,
+}
+
+#[derive(Args)]
 struct BuildArgs {
     #[command(flatten)]
     selection: SelectionArgs,
@@ -234,7 +252,10 @@ fn main() -> ExitCode {
     if let Some(dir) = std::env::var_os(splitlink_engine::CAPTURE_DIR_ENV) {
         let args: Vec<String> = std::env::args().skip(1).collect();
         let is_cli = args.first().is_some_and(|a| {
-            matches!(a.as_str(), "build" | "test" | "run" | "explain" | "lsp" | "watch" | "help" | "--help" | "-h" | "-V" | "--version")
+            matches!(
+                a.as_str(),
+                "build" | "test" | "run" | "clippy" | "explain" | "lsp" | "watch" | "help" | "--help" | "-h" | "-V" | "--version"
+            )
         });
         if !is_cli {
             let code = splitlink_engine::wrapper::run(args, std::path::Path::new(&dir));
@@ -284,6 +305,21 @@ fn run() -> anyhow::Result<ExitCode> {
                 eprint!("{}", splitlink_engine::explain(&sel, &cwd)?.render());
             }
             Ok(if summary.success { ExitCode::SUCCESS } else { ExitCode::from(101) })
+        }
+        Command::Clippy(args) => {
+            let mut sel = args.selection.selection();
+            sel.command = splitlink_engine::CargoCommand::Clippy;
+            sel.clippy_args = args.lint_args.clone();
+            let opts = BuildOptions { force_capture: args.through_cargo, ..args.out.build_options() };
+            let mut r = render::Renderer::new(args.out.format()?, args.out.verbose, args.out.quiet);
+            r.clippy = Some(args.lint_args.clone());
+            match splitlink_engine::build(&sel, &opts, &cwd, &mut r) {
+                Ok(s) => Ok(if s.success { ExitCode::SUCCESS } else { ExitCode::from(101) }),
+                Err(e) => {
+                    r.fatal(&e.to_string());
+                    Ok(ExitCode::from(101))
+                }
+            }
         }
         Command::Watch(args) => watch::run(args, &cwd),
         Command::Test(args) => test_cmd::test(args, &cwd),

@@ -79,6 +79,8 @@ impl MessageFormat {
 }
 
 pub struct Renderer {
+    /// `splitlink clippy`'s lint flags: the fix hints name `cargo clippy --fix`.
+    pub clippy: Option<Vec<String>>,
     format: MessageFormat,
     json: bool,
     verbose: bool,
@@ -95,6 +97,7 @@ pub struct Renderer {
 impl Renderer {
     pub fn new(format: MessageFormat, verbose: bool, quiet: bool) -> Renderer {
         Renderer {
+            clippy: None,
             format,
             json: format.json,
             verbose,
@@ -188,7 +191,11 @@ impl Renderer {
                 line.push_str(&format!(" ({})", plural(dups, "duplicate")));
             }
             if c.fixable > 0 && c.errors == 0 {
-                line.push_str(&format!(" (run `cargo fix {}` to apply {})", fix_args(u), plural(c.fixable, "suggestion")));
+                let fix = match &self.clippy {
+                    None => format!("cargo fix {}", fix_args(u)),
+                    Some(lints) => format!("cargo clippy --fix {} -- {}", fix_args(u), lints.join(" ")),
+                };
+                line.push_str(&format!(" (run `{fix}` to apply {})", plural(c.fixable, "suggestion")));
             }
             self.level_line("warning", &line);
         }
@@ -295,7 +302,8 @@ impl Sink for Renderer {
             BuildEvent::Compiling(u) => {
                 let label = unit_label(&u);
                 if !self.compiling.contains(&label) {
-                    self.status("Compiling", &label);
+                    // clippy checks (metadata only), as `cargo clippy` says.
+                    self.status(if self.clippy.is_some() { "Checking" } else { "Compiling" }, &label);
                     self.compiling.insert(label);
                 }
             }

@@ -51,9 +51,13 @@ pub struct WatchArgs {
     /// systems that send none (WSL's Windows drives, network mounts, some Docker bind mounts)
     #[arg(long)]
     poll: bool,
+    /// Lint with clippy on each save instead of building (`splitlink clippy`'s check; no
+    /// binary, so not with --run or --exec); lint flags after `--` (`-- -D warnings`)
+    #[arg(long, conflicts_with_all = ["run", "exec"])]
+    clippy: bool,
     #[command(flatten)]
     out: crate::OutputArgs,
-    /// Arguments for the binary run by --run
+    /// Arguments for the binary run by --run (with --clippy: clippy's lint flags)
     #[arg(last = true, value_name = "ARGS")]
     args: Vec<String>,
     /// `splitlink test --watch` (= `splitlink watch --test`): build what `cargo test` builds and
@@ -94,6 +98,7 @@ impl WatchArgs {
             clear,
             why,
             poll,
+            clippy: false,
             out,
             args: vec![],
             tests: Some(tests),
@@ -147,8 +152,12 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
         sel.command = splitlink_engine::CargoCommand::Test;
         sel.targets.doc = t.doc;
     }
+    if args.clippy {
+        sel.command = splitlink_engine::CargoCommand::Clippy;
+        sel.clippy_args = args.args.clone();
+    }
     let opts = args.out.build_options();
-    if !args.run && !args.args.is_empty() {
+    if !args.run && !args.clippy && !args.args.is_empty() {
         anyhow::bail!("arguments after `--` are for the binary: add --run");
     }
     let (tx, rx) = mpsc::channel::<Event>();

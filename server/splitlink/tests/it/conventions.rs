@@ -175,6 +175,7 @@ fn shown(o: &Output, format: &str) -> Vec<String> {
         let t = plain.trim_start();
         if t.is_empty()
             || t.starts_with("Compiling ")
+            || t.starts_with("Checking ")
             || t.starts_with("Finished ")
             || t.starts_with("Link skipped ")
             || t.starts_with("Linking ")
@@ -289,4 +290,54 @@ fn target_triple_builds_land_where_cargos_do() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(101), "{err}");
     assert!(err.contains("can't find crate for `") && err.contains(&format!("rustup target add {missing}")), "{err}");
+}
+
+/// `splitlink clippy` against `cargo clippy` on copies of one workspace: the same lints, then
+/// (after a fix, replayed without cargo) the same silence; a new `clippy.toml` lints again
+/// (cargo's fingerprints miss a config that did not exist); `-- -D warnings` fails the run.
+#[test]
+fn clippy_lints_appear_and_clear_as_under_cargo_clippy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sl = fixture::splitlink();
+    let ours = tmp.path().join("splitlink/formats");
+    let theirs = tmp.path().join("cargo/formats");
+    let lib_with_lint = "pub fn answer(a: u32, b: u32, c: u32) -> u32 {\n    return a + b + c + 39;\n}\n";
+    let lib_fixed = "pub fn answer(a: u32, b: u32, c: u32) -> u32 {\n    a + b + c + 39\n}\n";
+    let main = "fn main() {\n    println!(\"{}\", formats::answer(1, 1, 1));\n}\n";
+    for d in [&ours, &theirs] {
+        two_unit_workspace(d);
+        std::fs::write(d.join("src/lib.rs"), lib_with_lint).unwrap();
+        std::fs::write(d.join("src/main.rs"), main).unwrap();
+    }
+    for (step, lib, lint) in [("with the lint", lib_with_lint, true), ("after the fix", lib_fixed, false)] {
+        for d in [&ours, &theirs] {
+            std::fs::write(d.join("src/lib.rs"), lib).unwrap();
+        }
+        let o = run(&ours, &sl, &["clippy"], &[]);
+        let c = run(&theirs, Path::new("cargo"), &["clippy"], &[]);
+        assert!(o.status.success() && c.status.success(), "{step}: {}", String::from_utf8_lossy(&o.stderr));
+        let (mine, cargos) = (shown(&o, "human"), shown(&c, "human"));
+        assert_eq!(mine.iter().any(|l| l.contains("unneeded `return` statement")), lint, "{step}: {mine:#?}");
+        assert_eq!(mine, cargos, "{step}: splitlink clippy (left) and cargo clippy (right) differ");
+    }
+    let explain = Command::new(&sl).arg("explain").current_dir(&ours).output().unwrap();
+    let explain = String::from_utf8_lossy(&explain.stdout);
+    assert!(explain.contains("cargo: not invoked") && explain.contains("compiled formats (lib): src/lib.rs changed"), "{explain}");
+    // The binary was checked, not built: clippy links nothing.
+    assert!(!ours.join("target/debug/formats").exists());
+
+    std::fs::write(ours.join("clippy.toml"), "too-many-arguments-threshold = 2\n").unwrap();
+    let o = run(&ours, &sl, &["clippy"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("this function has too many arguments (3/2)"), "a new clippy.toml is read: {err}");
+    std::fs::remove_file(ours.join("clippy.toml")).unwrap();
+    let o = run(&ours, &sl, &["clippy"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success() && !err.contains("too many arguments"), "and its removal too: {err}");
+
+    std::fs::write(ours.join("src/lib.rs"), lib_with_lint).unwrap();
+    let o = run(&ours, &sl, &["clippy", "--", "-D", "warnings"], &[]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(101), "{err}");
+    assert!(err.contains("error: unneeded `return` statement") && err.contains("could not compile `formats` (lib)"), "{err}");
 }
