@@ -4,6 +4,7 @@
 
 export type CompilerDiagnostics = 'all' | 'errors' | 'off';
 export type Targets = 'all' | 'default';
+export type Check = 'build' | 'clippy';
 
 /** Exactly the keys `splitlink lsp` reads. */
 export interface ServerSettings {
@@ -20,6 +21,8 @@ export interface ServerSettings {
   testArgs: string[];
   testTimeout?: number;
   fast: boolean;
+  check: Check;
+  clippyArgs: string[];
 }
 
 /** Settings only the extension reads whose change needs a new server process. */
@@ -40,6 +43,8 @@ export const SERVER_KEYS = [
   'testArgs',
   'testTimeout',
   'fast',
+  'check',
+  'clippyArgs',
 ] as const;
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v.trim() : undefined);
@@ -68,6 +73,8 @@ export function toServerSettings(get: (key: string) => unknown): ServerSettings 
     testOnSave: bool(get('testOnSave')),
     testArgs: strings(get('testArgs')),
     fast: bool(get('fast')),
+    check: str(get('check')) === 'clippy' ? 'clippy' : 'build',
+    clippyArgs: strings(get('clippyArgs')),
   };
   const bin = str(get('bin'));
   if (bin) out.bin = bin;

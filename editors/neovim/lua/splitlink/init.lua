@@ -15,7 +15,8 @@ M.defaults = {
   filetypes = { 'rust', 'toml' },
   --- Server settings (sent as initializationOptions and workspace/didChangeConfiguration):
   --- bin, profile, features, allFeatures, noDefaultFeatures, compilerDiagnostics, runOnLink, runArgs,
-  --- targets ('all' | 'default'), testOnSave, testArgs, testTimeout, fast.
+  --- targets ('all' | 'default'), testOnSave, testArgs, testTimeout, fast, check ('build' | 'clippy'),
+  --- clippyArgs.
   settings = {},
   --- Open a window with the binary's output on :SplitlinkRun.
   open_run_output = true,

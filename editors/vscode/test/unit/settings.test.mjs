@@ -12,7 +12,7 @@ test('defaults map to the server defaults, with only the keys the server reads',
   assert.deepEqual(toServerSettings(defaults()), {
     profile: 'dev', features: [], allFeatures: false, noDefaultFeatures: false,
     compilerDiagnostics: 'all', runOnLink: false, runArgs: [],
-    targets: 'all', testOnSave: false, testArgs: [], fast: false,
+    targets: 'all', testOnSave: false, testArgs: [], fast: false, check: 'build', clippyArgs: [],
   });
 });
 
@@ -22,6 +22,7 @@ test('every server setting is contributed in package.json, and every contributed
   for (const k of Object.keys(props)) assert.ok(known.has(k.replace(/^splitlink\./, '')), `${k} is handled`);
   assert.deepEqual(props['splitlink.compilerDiagnostics'].enum, ['all', 'errors', 'off']);
   assert.deepEqual(props['splitlink.targets'].enum, ['all', 'default']);
+  assert.deepEqual(props['splitlink.check'].enum, ['build', 'clippy']);
 });
 
 test('values are passed through', () => {
@@ -29,11 +30,13 @@ test('values are passed through', () => {
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
     targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30, fast: true,
+    check: 'clippy', clippyArgs: ['-D', 'warnings'],
   }));
   assert.deepEqual(s, {
     bin: 'app', profile: 'release', features: ['serde', 'tokio'], allFeatures: true, noDefaultFeatures: true,
     compilerDiagnostics: 'off', runOnLink: true, runArgs: ['--port', '8080'],
     targets: 'default', testOnSave: true, testArgs: ['--include-ignored'], testTimeout: 30, fast: true,
+    check: 'clippy', clippyArgs: ['-D', 'warnings'],
   });
 });
 
@@ -47,6 +50,7 @@ test('values the server would reject are normalised instead of resetting everyth
   assert.deepEqual(s.runArgs, []);
   assert.equal(toServerSettings(defaults({ compilerDiagnostics: 'errors' })).compilerDiagnostics, 'errors');
   assert.equal(toServerSettings(defaults({ targets: 'some' })).targets, 'all');
+  assert.equal(toServerSettings(defaults({ check: 'lint' })).check, 'build');
   assert.equal('testTimeout' in toServerSettings(defaults({ testTimeout: 0 })), false, 'no limit');
 });
 
