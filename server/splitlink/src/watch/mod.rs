@@ -174,7 +174,10 @@ pub fn run(args: WatchArgs, cwd: &Path) -> anyhow::Result<ExitCode> {
     };
     let session = Session::open(sel, opts, cwd, Config { on_busy, watch_files: true, poll: args.poll }, post)?;
     let root = session.root().to_path_buf();
-    let screen = Screen::new(format, args.out.verbose, args.out.quiet, root.clone(), cwd.to_path_buf());
+    let mut screen = Screen::new(format, args.out.verbose, args.out.quiet, root.clone(), cwd.to_path_buf());
+    if args.clippy {
+        screen.set_clippy(args.args.clone());
+    }
     let mut w = Watch {
         args,
         tx,

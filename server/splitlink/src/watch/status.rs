@@ -54,6 +54,11 @@ impl Screen {
         }
     }
 
+    /// `watch --clippy`: say `Checking` and name `cargo clippy --fix`, as `splitlink clippy`.
+    pub fn set_clippy(&mut self, lint_args: Vec<String>) {
+        self.r.clippy = Some(lint_args);
+    }
+
     fn progress_enabled(&self) -> bool {
         self.tty && !self.json && !self.quiet
     }
