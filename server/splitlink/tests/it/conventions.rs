@@ -176,6 +176,7 @@ fn shown(o: &Output, format: &str) -> Vec<String> {
         if t.is_empty()
             || t.starts_with("Compiling ")
             || t.starts_with("Checking ")
+            || t.starts_with("Blocking ")
             || t.starts_with("Finished ")
             || t.starts_with("Link skipped ")
             || t.starts_with("Linking ")
