@@ -4,6 +4,7 @@
 #     extension-host tests and a UI smoke test in real VS Code (code-server 4.100.3 + headless
 #     Debian Chromium + playwright-core): tests/editors/vscode.test.mjs
 #   Neovim (editors/neovim and the bare LSP client): tests/nvim/run.sh (Neovim 0.11.4 from PyPI)
+#   Emacs 28 + eglot (Debian's emacs-nox, elpa-eglot): tests/emacs/run.sh
 # Installs what it needs first, under target/ and node_modules/: Debian packages (chromium, and the
 # build tools code-server's native modules need) when missing, code-server from npm
 # (tests/editors/install-code-server.sh), the npm packages from the committed package-lock.json files.
@@ -92,6 +93,9 @@ node --test --test-concurrency=1 tests/editors/vscode.test.mjs || status=1
 
 step "Neovim: headless tests (bare LSP client, then the plugin)"
 bash tests/nvim/run.sh || status=1
+
+step "Emacs: eglot in batch Emacs (compile and linker errors in Flymake)"
+bash tests/emacs/run.sh || status=1
 
 step "editor tests done (status $status)"
 exit $status
