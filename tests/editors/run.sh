@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The editor integrations' tests, in the real editors, against the built `splitlink`:
-#   VS Code (editors/vscode): tsc type-check, `node --test` unit tests, offline `vsce package`,
+#   VS Code (editors/vscode): tsc type-check, `node --test` unit tests, `vsce package` (tests/editors/vsce-package.sh),
 #     extension-host tests and a UI smoke test in real VS Code (code-server 4.100.3 + headless
 #     Debian Chromium + playwright-core): tests/editors/vscode.test.mjs
 #   Neovim (editors/neovim and the bare LSP client): tests/nvim/run.sh (Neovim 0.11.4 from PyPI)
+#   Emacs 28 + eglot (Debian's emacs-nox, elpa-eglot): tests/emacs/run.sh
 # Installs what it needs first, under target/ and node_modules/: Debian packages (chromium, and the
 # build tools code-server's native modules need) when missing, code-server from npm
 # (tests/editors/install-code-server.sh), the npm packages from the committed package-lock.json files.
@@ -74,17 +75,8 @@ step "VS Code extension: tsc --noEmit"
 step "VS Code extension: unit tests (node --test)"
 (cd editors/vscode && node scripts/build.mjs --lib && node --test test/unit/) || status=1
 
-step "VS Code extension: bundle (esbuild) and package offline (vsce package --no-dependencies)"
-(cd editors/vscode && rm -f dist/splitlink.vsix && npm run -s package) || status=1
-if [ -f editors/vscode/dist/splitlink.vsix ]; then
-    listing="$(python3 -c 'import sys, zipfile; print("\n".join(zipfile.ZipFile(sys.argv[1]).namelist()))' editors/vscode/dist/splitlink.vsix)"
-    for f in extension/package.json extension/dist/extension.js extension/readme.md extension/LICENSE.md; do
-        grep -qx "$f" <<<"$listing" || { echo "not ok - $f missing from the .vsix"; status=1; }
-    done
-    if grep -q '^extension/node_modules/\|^extension/src/\|^extension/test/' <<<"$listing"; then
-        echo "not ok - the .vsix carries sources, tests or node_modules:"; echo "$listing"; status=1
-    fi
-fi
+step "VS Code extension: package (plain vsce package, and npm run package) and check the .vsix"
+bash tests/editors/vsce-package.sh || status=1
 
 step "VS Code: extension-host tests and UI smoke test in code-server + headless Chromium"
 (cd editors/vscode && node scripts/build.mjs) || status=1
@@ -92,6 +84,9 @@ node --test --test-concurrency=1 tests/editors/vscode.test.mjs || status=1
 
 step "Neovim: headless tests (bare LSP client, then the plugin)"
 bash tests/nvim/run.sh || status=1
+
+step "Emacs: eglot in batch Emacs (compile and linker errors in Flymake)"
+bash tests/emacs/run.sh || status=1
 
 step "editor tests done (status $status)"
 exit $status

@@ -28,7 +28,7 @@ use std::process::{Command, Stdio};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
-    #[error("cannot run cargo: {0} (no `cargo` on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: install Rust with rustup, https://rustup.rs, or set CARGO)")]
+    #[error("cannot run cargo: {0} (no `cargo` on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: install Rust with rustup, https://rustup.rs, or set CARGO to cargo's path in the environment splitlink runs in — for an editor, the one it starts `splitlink lsp` with)")]
     NoCargo(std::io::Error),
     #[error("cargo could not read the workspace:\n{0}")]
     Metadata(String),

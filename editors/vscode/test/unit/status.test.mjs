@@ -134,3 +134,14 @@ test('the test item: idle, running, passed, failed (with where), crashed, not ru
   assert.equal(testView({ kind: 'finished', run: run({ success: false, error: 'the build failed' }) }).text, '$(error) tests not run');
   assert.equal(testSummaryLine(run({ success: false, failed: 1, failures: [failure] })), 'tests FAILED: 8 passed, 1 failed, 1 ignored; 2 binaries run, 5 unchanged; tests::adds failed at line 14');
 });
+
+test('a build that could not start (no cargo): the status bar says so and its tooltip carries the reason and the fix', () => {
+  // buildFinished.error exactly as `splitlink lsp` sends it without a toolchain (tests/lsp/no-cargo.test.mjs).
+  const error = "cannot run cargo: No such file or directory (os error 2) (no `cargo` on PATH, in $CARGO_HOME/bin or ~/.cargo/bin: install Rust with rustup, https://rustup.rs, or set CARGO to cargo's path in the environment splitlink runs in — for an editor, the one it starts `splitlink lsp` with)";
+  const v = statusView({ kind: 'finished', build: build({ success: false, compiled: [], durationMs: 0, error }) });
+  assert.equal(v.text, '$(error) build error');
+  assert.equal(v.severity, 'error');
+  assert.match(v.tooltip, /result: could not start/);
+  assert.ok(v.tooltip.includes(error), v.tooltip);
+  assert.match(buildSummaryLine(build({ success: false, error })), /could not start: cannot run cargo/);
+});
