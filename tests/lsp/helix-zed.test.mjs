@@ -208,8 +208,9 @@ async function editorSession(editor, initialize) {
   try {
     const init = await conn.sendRequest('initialize', initialize(ws));
     assert.equal(init.serverInfo.name, 'splitlink');
-    // No positionEncoding in the answer: UTF-16, which both editors then use.
-    assert.ok(init.capabilities.positionEncoding === undefined || init.capabilities.positionEncoding === 'utf-16', JSON.stringify(init.capabilities));
+    // rustc counts characters: UTF-32 when the editor offers it (Helix does), else UTF-16.
+    const offered = initialize(ws).capabilities.general?.positionEncodings ?? [];
+    assert.equal(init.capabilities.positionEncoding, offered.includes('utf-32') ? 'utf-32' : 'utf-16', JSON.stringify(init.capabilities));
     const withText = includeText(init.capabilities);
     assert.notEqual(withText, null, `${editor} sends didSave only when the server asks for it: ${JSON.stringify(init.capabilities.textDocumentSync)}`);
     conn.sendNotification('initialized', {});

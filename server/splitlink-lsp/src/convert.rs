@@ -15,13 +15,40 @@ pub fn uri(path: &Path) -> Option<Uri> {
     Uri::from_file_path(path)
 }
 
-fn range(l: &Location) -> Range {
-    let line = |n: u32| n.saturating_sub(1);
-    let col = |n: u32| n.saturating_sub(1);
-    Range {
-        start: Position { line: line(l.line_start), character: col(l.col_start) },
-        end: Position { line: line(l.line_end.max(l.line_start)), character: col(l.col_end) },
+/// Columns as the client counts them: rustc's are characters (1-based); LSP's default is UTF-16
+/// code units, which differ after a character outside the BMP (an emoji) earlier on the line.
+#[derive(Clone, Copy)]
+struct Columns {
+    utf32: bool,
+}
+
+impl Columns {
+    fn range(&self, l: &Location) -> Range {
+        let line = |n: u32| n.saturating_sub(1);
+        let end_line = l.line_end.max(l.line_start);
+        Range {
+            start: Position { line: line(l.line_start), character: self.col(&l.file, l.line_start, l.col_start) },
+            end: Position { line: line(end_line), character: self.col(&l.file, end_line, l.col_end) },
+        }
     }
+
+    fn col(&self, file: &Path, line: u32, col: u32) -> u32 {
+        let chars = col.saturating_sub(1);
+        if self.utf32 {
+            return chars;
+        }
+        match std::fs::read_to_string(file).ok().and_then(|t| t.lines().nth(line.saturating_sub(1) as usize).map(str::to_string)) {
+            Some(text) => utf16_column(&text, chars),
+            None => chars,
+        }
+    }
+}
+
+/// The UTF-16 offset of the `chars`-th character of `line` (past its end: counted as ASCII).
+fn utf16_column(line: &str, chars: u32) -> u32 {
+    let n = line.chars().count() as u32;
+    let inside: u32 = line.chars().take(chars as usize).map(|c| c.len_utf16() as u32).sum();
+    inside + chars.saturating_sub(n)
 }
 
 fn severity(s: Severity) -> DiagnosticSeverity {
@@ -41,7 +68,10 @@ pub struct Published {
 }
 
 /// Convert one model diagnostic; `None` when it has no location in a file (summaries).
-pub fn to_lsp(d: &Model, related_supported: bool, root: &Path) -> Option<(PathBuf, Published)> {
+/// `utf32`: the client takes positions in characters (else UTF-16 code units).
+pub fn to_lsp(d: &Model, related_supported: bool, root: &Path, utf32: bool) -> Option<(PathBuf, Published)> {
+    let cols = Columns { utf32 };
+    let range = |l: &Location| cols.range(l);
     let primary = d.primary.as_ref()?;
     let mut message = d.message.clone();
     for n in &d.notes {
@@ -88,13 +118,13 @@ pub fn to_lsp(d: &Model, related_supported: bool, root: &Path) -> Option<(PathBu
         tags: if tags.is_empty() { None } else { Some(tags) },
         data: Some(serde_json::json!({"phase": if d.phase == Phase::Link { "link" } else { "compile" }})),
     };
-    let fixes = fixes(d, &diagnostic);
+    let fixes = fixes(d, &diagnostic, cols);
     Some((primary.file.clone(), Published { diagnostic, fixes }))
 }
 
 /// Quick fixes from rustc's suggestions: machine-applicable ones preferred, maybe-incorrect
 /// ones offered but not preferred; suggestions with placeholders are left out.
-fn fixes(d: &Model, diag: &Diagnostic) -> Vec<CodeAction> {
+fn fixes(d: &Model, diag: &Diagnostic, cols: Columns) -> Vec<CodeAction> {
     let mut by_message: BTreeMap<(String, bool), Vec<(PathBuf, TextEdit)>> = BTreeMap::new();
     for s in &d.suggestions {
         let preferred = match s.applicability {
@@ -105,7 +135,7 @@ fn fixes(d: &Model, diag: &Diagnostic) -> Vec<CodeAction> {
         by_message
             .entry((if s.message.is_empty() { "apply suggestion".into() } else { s.message.clone() }, preferred))
             .or_default()
-            .push((s.location.file.clone(), TextEdit { range: range(&s.location), new_text: s.replacement.clone() }));
+            .push((s.location.file.clone(), TextEdit { range: cols.range(&s.location), new_text: s.replacement.clone() }));
     }
     by_message
         .into_iter()
@@ -143,4 +173,21 @@ pub fn test_failure(binary: &str, test: &str, line: u32, column: u32, message: &
 
 pub fn overlaps(a: &Range, b: &Range) -> bool {
     !(a.end < b.start || b.end < a.start)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utf16_column;
+
+    #[test]
+    fn utf16_columns_count_astral_characters_twice() {
+        let line = "    let s = \"🦀\"; let x: u8 = s;";
+        // rustc's column of `s` at the end (characters, 0-based here): 30; UTF-16: 31.
+        let chars = line.chars().count() as u32 - 2;
+        assert_eq!(line.chars().nth(chars as usize), Some('s'));
+        assert_eq!(utf16_column(line, chars), chars + 1);
+        assert_eq!(utf16_column(line, 4), 4, "before the crab");
+        assert_eq!(utf16_column("é", 1), 1, "a BMP character is one unit");
+        assert_eq!(utf16_column("ab", 5), 5, "past the end");
+    }
 }

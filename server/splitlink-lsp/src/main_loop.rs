@@ -24,6 +24,8 @@ use tower_lsp_server::{Cancellable, Client, OngoingProgress, Unbounded};
 /// What the client told us at `initialize`.
 #[derive(Debug, Default, Clone)]
 pub struct InitInfo {
+    /// Positions in UTF-32 (characters, as rustc counts); else UTF-16 code units.
+    pub utf32: bool,
     pub folders: Vec<PathBuf>,
     pub options: Value,
     pub related_information: bool,
@@ -473,7 +475,7 @@ impl MainLoop {
                             _ => {}
                         }
                     }
-                    out.extend(convert::to_lsp(&d, self.info.related_information, &root));
+                    out.extend(convert::to_lsp(&d, self.info.related_information, &root, self.info.utf32));
                 }
                 if let Some(b) = self.workspaces[i].build.as_mut() {
                     b.diags.extend(out);

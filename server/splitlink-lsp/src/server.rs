@@ -57,7 +57,15 @@ impl LanguageServer for Backend {
                 folders.push(p);
             }
         }
+        // rustc counts columns in characters: UTF-32 when the client offers it (Helix, Neovim),
+        // else LSP's default UTF-16, converted from the line's text.
+        let utf32 = caps
+            .general
+            .as_ref()
+            .and_then(|g| g.position_encodings.as_ref())
+            .is_some_and(|v| v.iter().any(|e| *e == PositionEncodingKind::UTF32));
         let info = InitInfo {
+            utf32,
             folders,
             options: params.initialization_options.clone().unwrap_or(Value::Null),
             related_information: caps
@@ -77,6 +85,7 @@ impl LanguageServer for Backend {
         self.send(Msg::Initialize(Box::new(info)));
         Ok(InitializeResult {
             capabilities: ServerCapabilities {
+                position_encoding: Some(if utf32 { PositionEncodingKind::UTF32 } else { PositionEncodingKind::UTF16 }),
                 text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
                     open_close: Some(false),
                     change: Some(TextDocumentSyncKind::NONE),
