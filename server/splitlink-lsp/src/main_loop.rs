@@ -546,7 +546,7 @@ impl MainLoop {
         };
         if let Err(e) = &d.result {
             // Where the user looks: what failed, why, and that no restart is needed once fixed.
-            self.show(MessageType::ERROR, format!("splitlink could not build {}: {e}\nOnce this is fixed, run splitlink's Build command (splitlink.build) or edit and save a file.", root.display()));
+            self.show(MessageType::ERROR, format!("splitlink could not build {}: {e}\nOnce this is fixed, run splitlink's Build command (splitlink.build) or save a file.", root.display()));
         }
         // A cancelled build's diagnostics are incomplete: keep what is shown until the next one.
         let (progress, diags) = match build {

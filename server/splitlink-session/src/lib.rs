@@ -106,6 +106,10 @@ pub struct Session {
     build_started_ns: i128,
     /// Problems to tell the user (a directory that cannot be watched, watcher errors).
     warnings: Vec<String>,
+    /// The last build could not run at all (no cargo, an unreadable workspace): the next
+    /// relevant change builds even if its content is what that attempt saw (the user fixed
+    /// the environment, not the file, and saves to retry).
+    could_not_build: bool,
 }
 
 impl Session {
@@ -136,6 +140,7 @@ impl Session {
             building_tests: false,
             build_started_ns: 0,
             warnings: Vec::new(),
+            could_not_build: false,
         };
         s.rewatch(true, false);
         let files = s.files_to_baseline();
@@ -298,6 +303,9 @@ impl Session {
                 Relevance::No => {}
                 Relevance::File => {
                     self.changes.observe(p);
+                    if self.could_not_build {
+                        self.requested = true;
+                    }
                 }
                 Relevance::Dir => {
                     dirs_changed = true;
@@ -338,6 +346,7 @@ impl Session {
         if !d.watched.is_empty() {
             self.engine_files = d.watched.clone();
         }
+        self.could_not_build = d.result.is_err();
         let rescan = match &d.result {
             Err(_) => true,
             Ok(s) => s.cargo_invoked,
