@@ -37,14 +37,22 @@ impl fmt::Debug for Digest {
     }
 }
 
+/// Hex in JSON (records, explanations, the editors), 32 bytes in the binary state.
 impl Serialize for Digest {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.hex())
+        if s.is_human_readable() {
+            s.serialize_str(&self.hex())
+        } else {
+            self.0.serialize(s)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Digest {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return <[u8; 32]>::deserialize(d).map(Digest);
+        }
         let s = String::deserialize(d)?;
         if s.len() != 64 {
             return Err(serde::de::Error::custom("digest must be 64 hex chars"));

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-pub const STATE_VERSION: u32 = 4;
+pub const STATE_VERSION: u32 = 5;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum UnitKind {
@@ -31,6 +31,7 @@ pub struct UnitSpec {
     pub key: UnitKey,
     pub manifest_path: PathBuf,
     /// cargo's `target` object (name, kind, crate_types, src_path...).
+    #[serde(with = "json_text")]
     pub target: serde_json::Value,
     pub kind: UnitKind,
     pub invocation: Invocation,
@@ -40,6 +41,7 @@ pub struct UnitSpec {
     /// The workspace units it depends on (`--extern`).
     pub deps: Vec<UnitKey>,
     /// cargo's `compiler-artifact` message for this unit.
+    #[serde(with = "json_text")]
     pub artifact: serde_json::Value,
     /// (file in the out-dir, copy cargo placed in the profile dir).
     pub uplifts: Vec<(PathBuf, PathBuf)>,
@@ -94,7 +96,7 @@ pub struct UnitBuilt {
     pub outputs: Vec<(PathBuf, Stamp)>,
     /// The compiler's diagnostics (rustc JSON) from the last compile, replayed for builds in
     /// which the unit is fresh, as cargo does: warnings do not vanish because nothing changed.
-    #[serde(default)]
+    #[serde(default, with = "json_texts")]
     pub messages: Vec<serde_json::Value>,
 }
 
@@ -144,6 +146,7 @@ pub struct SelectionState {
     pub scripts: Vec<ScriptRun>,
     pub env: Vec<(String, Option<String>)>,
     /// cargo's messages for units splitlink does not replay (dependencies, build scripts).
+    #[serde(with = "json_texts")]
     pub other_messages: Vec<serde_json::Value>,
     pub profile: String,
     pub profile_desc: String,
@@ -225,7 +228,7 @@ impl Explanation {
 
 /// Everything splitlink remembers. On disk in three files, so that a build that changed
 /// nothing but file stats or its explanation does not rewrite the (large) unit state:
-/// `state.json` (units, selections), `cache.json` (the stat cache), `explain.json`.
+/// `state.bin` (units, selections), `cache.bin` (the stat cache), `explain.json`.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct State {
     pub version: u32,
@@ -242,6 +245,48 @@ pub struct State {
     pub duplicates: Vec<UnitKey>,
 }
 
+/// cargo's and rustc's JSON kept as it came: JSON text in the binary state (whose format
+/// cannot hold a self-describing value), the value itself in human-readable formats.
+mod json_text {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            v.serialize(s)
+        } else {
+            s.serialize_str(&v.to_string())
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
+        if d.is_human_readable() {
+            return serde_json::Value::deserialize(d);
+        }
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        serde_json::from_str(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod json_texts {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &[serde_json::Value], s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            v.serialize(s)
+        } else {
+            v.iter().map(|m| m.to_string()).collect::<Vec<String>>().serialize(s)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<serde_json::Value>, D::Error> {
+        if d.is_human_readable() {
+            return Vec::<serde_json::Value>::deserialize(d);
+        }
+        let texts = Vec::<String>::deserialize(d)?;
+        texts.iter().map(|t| serde_json::from_str(t).map_err(serde::de::Error::custom)).collect()
+    }
+}
+
 mod unit_list {
     use super::{UnitKey, UnitState};
     use serde::{Serialize, Serializer};
@@ -253,12 +298,26 @@ mod unit_list {
     }
 }
 
-/// `state.json` as stored: the units as a list, so that two records claiming one key are seen.
-#[derive(Deserialize)]
-struct StateFile {
-    version: u32,
-    units: Vec<UnitState>,
-    selections: BTreeMap<String, SelectionState>,
+/// The state file as stored: the units as a list, so that two records claiming one key are
+/// seen.
+#[derive(Serialize, Deserialize)]
+pub struct StateFile {
+    pub version: u32,
+    pub units: Vec<UnitState>,
+    pub selections: BTreeMap<String, SelectionState>,
+}
+
+impl StateFile {
+    /// The records as stored under `target_dir` (None: absent, unreadable, another version).
+    pub fn read(target_dir: &Path) -> Option<StateFile> {
+        let bytes = std::fs::read(State::path(target_dir)).ok()?;
+        postcard::from_bytes::<StateFile>(&bytes).ok().filter(|f| f.version == STATE_VERSION)
+    }
+
+    /// Write records as they are (for tests that make a state inconsistent on purpose).
+    pub fn write(&self, target_dir: &Path) -> Result<(), StateError> {
+        write_bin(&State::path(target_dir), self)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,7 +328,7 @@ pub enum StateError {
 
 impl State {
     pub fn path(target_dir: &Path) -> PathBuf {
-        target_dir.join("splitlink").join("state.json")
+        target_dir.join("splitlink").join("state.bin")
     }
 
     /// Load the state; anything unreadable or from another version is treated as absent (the
@@ -277,10 +336,7 @@ impl State {
     /// untrusted: the units are kept for reference, the selections dropped, `duplicates` set.
     pub fn load(target_dir: &Path) -> State {
         let dir = target_dir.join("splitlink");
-        let file = std::fs::read(Self::path(target_dir))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<StateFile>(&b).ok())
-            .filter(|f| f.version == STATE_VERSION);
+        let file = StateFile::read(target_dir);
         let mut state = State { version: STATE_VERSION, ..Default::default() };
         if let Some(f) = file {
             for u in f.units {
@@ -296,7 +352,7 @@ impl State {
                 state.selections.clear();
             }
         }
-        state.cache = std::fs::read(dir.join("cache.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
+        state.cache = std::fs::read(dir.join("cache.bin")).ok().and_then(|b| postcard::from_bytes(&b).ok()).unwrap_or_default();
         state.explanations = std::fs::read(dir.join("explain.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
         state
     }
@@ -307,10 +363,10 @@ impl State {
         let dir = target_dir.join("splitlink");
         std::fs::create_dir_all(&dir).map_err(|source| StateError::Write { path: dir.clone(), source })?;
         if units_changed {
-            write_json(&Self::path(target_dir), self)?;
+            write_bin(&Self::path(target_dir), self)?;
         }
-        if units_changed || self.cache.hashed > 0 || !dir.join("cache.json").exists() {
-            write_json(&dir.join("cache.json"), &self.cache)?;
+        if units_changed || self.cache.hashed > 0 || !dir.join("cache.bin").exists() {
+            write_bin(&dir.join("cache.bin"), &self.cache)?;
         }
         write_json(&dir.join("explain.json"), &self.explanations)
     }
@@ -339,6 +395,16 @@ impl State {
     pub fn unit_with_output(&self, path: &Path) -> Option<&UnitKey> {
         self.units.values().find(|u| u.spec.invocation.outputs().iter().any(|o| o == path)).map(|u| &u.spec.key)
     }
+}
+
+/// The unit state and the stat cache: postcard (a compact binary serde format: loading the
+/// state of 300 units is most of a no-op build, and JSON took ~4× longer to read).
+fn write_bin<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {
+    let err = |source| StateError::Write { path: p.to_path_buf(), source };
+    let tmp = p.with_extension("bin.tmp");
+    let bytes = postcard::to_stdvec(v).map_err(|e| err(std::io::Error::other(e)))?;
+    std::fs::write(&tmp, bytes).map_err(err)?;
+    std::fs::rename(&tmp, p).map_err(err)
 }
 
 fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {

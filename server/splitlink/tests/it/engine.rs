@@ -62,15 +62,14 @@ fn two_records_for_one_unit_send_the_build_through_cargo() {
     fixture::write_files(&dir, &fx.files);
     assert!(fixture::build(&dir, &[]).success);
     // Duplicate the lib's record, with the bin's invocation (what the collision used to do).
-    let state_path = dir.join("target/splitlink/state.json");
-    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
-    let units = state["units"].as_array_mut().unwrap();
-    let lib = units.iter().find(|u| u["spec"]["key"]["kind"] == "lib").unwrap().clone();
-    let bin = units.iter().find(|u| u["spec"]["key"]["kind"] == "bin").unwrap().clone();
+    let target = dir.join("target");
+    let mut state = splitlink_engine::state::StateFile::read(&target).expect("the state splitlink wrote");
+    let lib = state.units.iter().find(|u| u.spec.key.kind == "lib").unwrap().clone();
+    let bin = state.units.iter().find(|u| u.spec.key.kind == "bin").unwrap().clone();
     let mut dup = bin.clone();
-    dup["spec"]["key"] = lib["spec"]["key"].clone();
-    units.push(dup);
-    std::fs::write(&state_path, serde_json::to_vec(&state).unwrap()).unwrap();
+    dup.spec.key = lib.spec.key.clone();
+    state.units.push(dup);
+    state.write(&target).unwrap();
     fixture::apply(&dir, &fixture::Edit::Replace { path: "src/lib.rs".into(), old: "10".into(), new: "11".into() });
     let o = fixture::build(&dir, &[]);
     assert!(o.success && o.cargo, "{o:#?}");

@@ -689,3 +689,35 @@ fn poll_mode_sees_saves_without_kernel_events() {
     assert_ne!(p1, p2);
     end(s, p2);
 }
+
+/// `watch --clippy`: every save lints (clippy's driver, replayed), nothing is linked; a fix
+/// clears the lint, lint flags after `--` apply.
+#[test]
+fn watch_clippy_lints_on_save() {
+    let (_tmp, dir) = workspace();
+    fixture::write_files(&dir, &[("util/src/lib.rs".into(), "pub fn version() -> u32 {\n    return 1;\n}\n".into())]);
+    let mut s = Session::start(&dir, &["--clippy", "--message-format", "json", "--", "-W", "clippy::pedantic"]);
+    fn lint(code: &'static str) -> impl Fn(&Value) -> bool {
+        move |v: &Value| v["reason"] == "compiler-message" && v["message"]["code"]["code"] == code
+    }
+    s.json_until("the needless_return lint", FIRST_BUILD, lint("clippy::needless_return"));
+    let f = s.finished(FIRST_BUILD);
+    assert_eq!(f["success"], true, "{}", s.log());
+    assert!(names(&f, "linked").is_empty(), "clippy links nothing: {}", s.log());
+    assert!(!dir.join("target/debug/app").exists());
+    // `-W clippy::pedantic` from after `--`: a pedantic lint shows too.
+    assert!(s.count(0, lint("clippy::must_use_candidate")) > 0, "pedantic lints are on: {}", s.log());
+
+    let from = s.seen.len();
+    s.write("util/src/lib.rs", "#[must_use]\npub fn version() -> u32 {\n    1\n}\n");
+    let f = s.finished(BUILD);
+    assert_eq!(f["success"], true);
+    assert_eq!(f["splitlink"]["cargo_invoked"], false, "replayed: {}", s.log());
+    assert_eq!(
+        s.count(from, |v| v["reason"] == "compiler-message" && v["target"]["name"] == "util"),
+        0,
+        "util's lints are gone: {}",
+        s.log()
+    );
+    let _ = s.stop(Signal::SIGTERM);
+}
