@@ -63,7 +63,7 @@ impl LanguageServer for Backend {
             .general
             .as_ref()
             .and_then(|g| g.position_encodings.as_ref())
-            .is_some_and(|v| v.iter().any(|e| *e == PositionEncodingKind::UTF32));
+            .is_some_and(|v| v.contains(&PositionEncodingKind::UTF32));
         let info = InitInfo {
             utf32,
             folders,
