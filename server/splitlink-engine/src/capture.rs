@@ -628,13 +628,13 @@ fn capture_inner(
                 let spec = UnitSpec {
                     key: key.clone(),
                     manifest_path: PathBuf::from(a["manifest_path"].as_str().unwrap_or("")),
-                    target: a["target"].clone(),
+                    target: a["target"].clone().into(),
                     kind,
                     invocation: inv,
                     split,
                     fallback_reason,
                     deps: vec![],
-                    artifact,
+                    artifact: artifact.into(),
                     uplifts: vec![],
                     digest: None,
                 };
@@ -716,7 +716,7 @@ fn capture_inner(
         let spec = &state.units[k].spec;
         let deps: Vec<UnitKey> =
             spec.invocation.externs().iter().filter_map(|(_, p)| by_output.get(p).cloned()).filter(|d| d != k).collect();
-        let uplifts = uplifts(&spec.artifact, &spec.invocation);
+        let uplifts = uplifts(spec.artifact.get(), &spec.invocation);
         let u = state.units.get_mut(k).unwrap();
         u.spec.deps = deps;
         u.spec.uplifts = uplifts;
@@ -884,7 +884,7 @@ fn capture_inner(
                 targets,
                 scripts,
                 env: workspace::relevant_env(&env_extra),
-                other_messages,
+                other_messages: other_messages.into_iter().map(Into::into).collect(),
                 profile,
                 profile_desc,
                 workspace_root: meta.root.clone(),

@@ -227,13 +227,13 @@ mod tests {
         let spec = UnitSpec {
             key: key("lib"),
             manifest_path: "/ws/Cargo.toml".into(),
-            target: serde_json::Value::Null,
+            target: serde_json::Value::Null.into(),
             kind: UnitKind::Lib,
             invocation: inv,
             split: false,
             fallback_reason: None,
             deps: vec![],
-            artifact: serde_json::Value::Null,
+            artifact: serde_json::Value::Null.into(),
             uplifts: vec![],
             digest: None,
         };

@@ -145,6 +145,10 @@ impl Stamp {
     }
 }
 
+/// A map keyed by paths with a fast non-cryptographic hash (FxHash): the state's maps hold every
+/// file of the workspace and are rebuilt on each run; SipHash of paths was a tenth of a no-op.
+pub type PathMap<V> = HashMap<PathBuf, V, rustc_hash::FxBuildHasher>;
+
 pub fn now_ns() -> i128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
 }
@@ -181,11 +185,11 @@ pub fn derive(path: &Path, compute: impl FnOnce(&Path) -> Option<Digest>) -> Der
 /// Maps path → (stat, digest); content stays the only truth.
 #[derive(Default, Clone, Debug, Serialize, Deserialize)]
 pub struct StatCache {
-    entries: HashMap<PathBuf, CacheEntry>,
+    entries: PathMap<CacheEntry>,
     /// Digests computed from a file by something other than hashing its bytes (an rlib's
     /// object members), per kind, under the same stat rule.
     #[serde(default)]
-    derived: HashMap<String, HashMap<PathBuf, CacheEntry>>,
+    derived: HashMap<String, PathMap<CacheEntry>>,
     #[serde(skip)]
     pub hashed: usize,
     /// Derived digests computed by this cache since it was loaded, by kind (the wrapper hands

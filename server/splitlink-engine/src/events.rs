@@ -157,6 +157,12 @@ pub fn is_rustc_summary(message: &serde_json::Value) -> bool {
 
 pub trait Sink {
     fn event(&mut self, ev: BuildEvent);
+
+    /// Whether it shows cargo's JSON messages ([`BuildEvent::CargoMessage`]); when not, a
+    /// replay does not make them (one per unit of the selection, each build).
+    fn wants_cargo_messages(&self) -> bool {
+        true
+    }
 }
 
 impl<F: FnMut(BuildEvent)> Sink for F {

@@ -109,8 +109,8 @@ pub fn is_our_binary(file: &Path, bin: &Path, outputs: &[(PathBuf, crate::digest
 /// arguments, added to every `-Zlink-only` step).
 pub fn link_args_digest(inv: &Invocation, extra: &[String]) -> Digest {
     let mut h = Hasher::new("link-args");
-    for a in inv.link_relevant_args() {
-        h.str(&a);
+    for (f, v) in inv.link_relevant_args() {
+        h.str(f).str(v);
     }
     for a in extra {
         h.str("extra").str(a);

@@ -218,28 +218,46 @@ impl Invocation {
         self.crate_types().iter().any(|t| t == "proc-macro")
     }
 
-    /// Output files in the out-dir, by crate type (what `--emit=link,metadata` produces).
+    /// Output files in the out-dir, by crate type (what `--emit=link,metadata` produces). One
+    /// pass over the argv (called for every unit of every build).
     pub fn outputs(&self) -> Vec<PathBuf> {
-        let (Some(dir), Some(stem)) = (self.out_dir(), self.stem()) else { return vec![] };
-        let emit: Vec<String> =
-            self.values("--emit").iter().flat_map(|v| v.split(',')).map(|s| s.split('=').next().unwrap_or("").to_string()).collect();
-        let mut out = Vec::new();
-        if self.is_test() && self.emits_link() {
-            out.push(dir.join(&stem));
-            return out;
+        let (mut dir, mut name, mut extra, mut test) = (None, None, "", false);
+        let (mut emit, mut types): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        for (f, v, _) in parse_args(&self.args) {
+            match f {
+                Some("--out-dir") if dir.is_none() => dir = Some(v),
+                Some("--crate-name") if name.is_none() => name = Some(v),
+                Some("-C" | "--codegen") => {
+                    if let Some(x) = v.strip_prefix("extra-filename=") {
+                        extra = x;
+                    }
+                }
+                Some("--emit") => emit.extend(v.split(',').map(|e| e.split('=').next().unwrap_or(""))),
+                Some("--crate-type") => types.extend(v.split(',')),
+                Some("--test") => test = true,
+                _ => {}
+            }
+        }
+        let (Some(dir), Some(name)) = (dir, name) else { return vec![] };
+        let dir = self.cwd.join(dir);
+        let stem = format!("{name}{extra}");
+        let link = emit.is_empty() || emit.contains(&"link");
+        if test && link {
+            return vec![dir.join(&stem)];
         }
         // A checked (not linked) binary or test: its metadata only, as `lib<stem>.rmeta`.
-        if !self.emits_link() && (self.is_test() || self.crate_types().iter().any(|t| t == "bin")) {
+        if !link && (test || types.contains(&"bin")) {
             return vec![dir.join(format!("lib{stem}.rmeta"))];
         }
-        for t in self.crate_types() {
-            match t.as_str() {
-                "bin" if emit.iter().any(|e| e == "link") => out.push(dir.join(&stem)),
+        let mut out = Vec::new();
+        for t in types {
+            match t {
+                "bin" if emit.contains(&"link") => out.push(dir.join(&stem)),
                 "lib" | "rlib" => {
-                    if emit.iter().any(|e| e == "link") {
+                    if emit.contains(&"link") {
                         out.push(dir.join(format!("lib{stem}.rlib")));
                     }
-                    if emit.iter().any(|e| e == "metadata") {
+                    if emit.contains(&"metadata") {
                         out.push(dir.join(format!("lib{stem}.rmeta")));
                     }
                 }
@@ -302,7 +320,7 @@ impl Invocation {
 
     /// The arguments that shape a link, for the link fingerprint: all but the source path and
     /// the incremental directory.
-    pub fn link_relevant_args(&self) -> Vec<String> {
+    pub fn link_relevant_args(&self) -> Vec<(&str, &str)> {
         let parsed = parse_args(&self.args);
         let mut out = Vec::new();
         for (f, v, _) in parsed {
@@ -312,7 +330,7 @@ impl Invocation {
                 // How diagnostics are rendered (`--message-format short` adds
                 // `diagnostic-short`) does not change what is linked.
                 Some("--json" | "--error-format" | "--color" | "--diagnostic-width") => {}
-                Some(f) => out.push(format!("{f}={v}")),
+                Some(f) => out.push((f, v)),
             }
         }
         out
@@ -351,7 +369,7 @@ mod tests {
         assert!(!l.iter().any(|a| a == "app/src/main.rs"));
         assert_eq!(l.last().unwrap(), "/x/app.rlink");
         assert!(l.contains(&"-Csymbol-mangling-version=legacy".to_string()));
-        assert!(!i.link_relevant_args().iter().any(|a| a.contains("incremental")));
+        assert!(!i.link_relevant_args().iter().any(|(_, v)| v.contains("incremental")));
     }
 
     #[test]

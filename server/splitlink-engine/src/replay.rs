@@ -36,7 +36,7 @@ pub fn unit_info(spec: &UnitSpec) -> UnitInfo {
         package_id: spec.key.package_id.clone(),
         version: spec.key.version(),
         manifest_path: spec.manifest_path.clone(),
-        target_json: spec.target.clone(),
+        target_json: spec.target.get().clone(),
     }
 }
 
@@ -82,12 +82,12 @@ struct SplitCompile {
 pub struct Warm {
     db: Db,
     graph: Graph,
-    units: HashMap<UnitKey, Unit>,
-    files: HashMap<PathBuf, File>,
-    link_files: HashMap<PathBuf, LinkFile>,
+    units: rustc_hash::FxHashMap<UnitKey, Unit>,
+    files: crate::digest::PathMap<File>,
+    link_files: crate::digest::PathMap<LinkFile>,
     /// Every output of the graph's units (their rlibs are linked files only splitlink's builds
     /// and captures write).
-    own_outputs: std::collections::HashSet<PathBuf>,
+    own_outputs: rustc_hash::FxHashSet<PathBuf>,
     keys: Vec<UnitKey>,
 }
 
@@ -138,11 +138,18 @@ pub fn new_warm(state: &mut State, sel_key: &str, link_extra: &[String]) -> Warm
     let db = Db::default();
     let graph = Graph::new(&db, vec![]);
     let own_outputs = keys.iter().flat_map(|k| state.units[k].spec.invocation.outputs()).collect();
-    let mut w =
-        Warm { db, graph, units: HashMap::new(), files: HashMap::new(), link_files: HashMap::new(), own_outputs, keys: keys.clone() };
+    let mut w = Warm {
+        db,
+        graph,
+        units: Default::default(),
+        files: Default::default(),
+        link_files: Default::default(),
+        own_outputs,
+        keys: keys.clone(),
+    };
     let mut cache = std::mem::take(&mut state.cache);
     // Which unit writes each `.rmeta` (argv parsed once per unit, not once per dependency edge).
-    let rmeta_owner: HashMap<PathBuf, &UnitKey> = keys
+    let rmeta_owner: crate::digest::PathMap<&UnitKey> = keys
         .iter()
         .flat_map(|k| {
             state.units[k]
@@ -653,14 +660,16 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             }
         }
         // cargo's JSON messages for a replayed build: dependencies fresh, workspace units as built.
-        for m in &sel_state.other_messages {
-            sink.event(BuildEvent::CargoMessage(m.clone()));
+        let wanted: &[UnitKey] = if sink.wants_cargo_messages() { &keys } else { &[] };
+        let others: &[crate::state::LazyJson] = if wanted.is_empty() { &[] } else { &sel_state.other_messages };
+        for m in others {
+            sink.event(BuildEvent::CargoMessage(m.get().clone()));
         }
-        for k in &keys {
+        for k in wanted {
             if lp.failed.contains(k) || blocked.contains(k) {
                 continue;
             }
-            let mut a = lp.spec(k).artifact.clone();
+            let mut a = lp.spec(k).artifact.get().clone();
             a["fresh"] = serde_json::Value::Bool(!compiled.contains(k));
             sink.event(BuildEvent::CargoMessage(a));
         }

@@ -31,8 +31,7 @@ pub struct UnitSpec {
     pub key: UnitKey,
     pub manifest_path: PathBuf,
     /// cargo's `target` object (name, kind, crate_types, src_path...).
-    #[serde(with = "json_text")]
-    pub target: serde_json::Value,
+    pub target: LazyJson,
     pub kind: UnitKind,
     pub invocation: Invocation,
     /// Compiled with -Zno-link and linked separately; false after a fallback.
@@ -41,8 +40,7 @@ pub struct UnitSpec {
     /// The workspace units it depends on (`--extern`).
     pub deps: Vec<UnitKey>,
     /// cargo's `compiler-artifact` message for this unit.
-    #[serde(with = "json_text")]
-    pub artifact: serde_json::Value,
+    pub artifact: LazyJson,
     /// (file in the out-dir, copy cargo placed in the profile dir).
     pub uplifts: Vec<(PathBuf, PathBuf)>,
     /// `compute_digest()`, filled in once the spec is complete.
@@ -146,8 +144,7 @@ pub struct SelectionState {
     pub scripts: Vec<ScriptRun>,
     pub env: Vec<(String, Option<String>)>,
     /// cargo's messages for units splitlink does not replay (dependencies, build scripts).
-    #[serde(with = "json_texts")]
-    pub other_messages: Vec<serde_json::Value>,
+    pub other_messages: Vec<LazyJson>,
     pub profile: String,
     pub profile_desc: String,
     pub workspace_root: PathBuf,
@@ -245,25 +242,43 @@ pub struct State {
     pub duplicates: Vec<UnitKey>,
 }
 
-/// cargo's and rustc's JSON kept as it came: JSON text in the binary state (whose format
-/// cannot hold a self-describing value), the value itself in human-readable formats.
-mod json_text {
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+/// cargo's JSON kept as it came, parsed when first used: JSON text in the binary state (whose
+/// format cannot hold a self-describing value; most builds never look at most of it), the value
+/// itself in human-readable formats.
+#[derive(Clone, Debug, Default)]
+pub struct LazyJson {
+    text: Option<String>,
+    value: std::sync::OnceLock<serde_json::Value>,
+}
 
-    pub fn serialize<S: Serializer>(v: &serde_json::Value, s: S) -> Result<S::Ok, S::Error> {
-        if s.is_human_readable() {
-            v.serialize(s)
-        } else {
-            s.serialize_str(&v.to_string())
+impl LazyJson {
+    pub fn get(&self) -> &serde_json::Value {
+        self.value.get_or_init(|| self.text.as_deref().and_then(|t| serde_json::from_str(t).ok()).unwrap_or_default())
+    }
+}
+
+impl From<serde_json::Value> for LazyJson {
+    fn from(v: serde_json::Value) -> LazyJson {
+        LazyJson { text: None, value: v.into() }
+    }
+}
+
+impl Serialize for LazyJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match (&self.text, s.is_human_readable()) {
+            (Some(t), false) if self.value.get().is_none() => s.serialize_str(t),
+            (_, false) => s.serialize_str(&self.get().to_string()),
+            (_, true) => self.get().serialize(s),
         }
     }
+}
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<serde_json::Value, D::Error> {
+impl<'de> Deserialize<'de> for LazyJson {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if d.is_human_readable() {
-            return serde_json::Value::deserialize(d);
+            return serde_json::Value::deserialize(d).map(LazyJson::from);
         }
-        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        serde_json::from_str(&text).map_err(serde::de::Error::custom)
+        Ok(LazyJson { text: Some(String::deserialize(d)?), value: std::sync::OnceLock::new() })
     }
 }
 

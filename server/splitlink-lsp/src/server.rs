@@ -59,11 +59,8 @@ impl LanguageServer for Backend {
         }
         // rustc counts columns in characters: UTF-32 when the client offers it (Helix, Neovim),
         // else LSP's default UTF-16, converted from the line's text.
-        let utf32 = caps
-            .general
-            .as_ref()
-            .and_then(|g| g.position_encodings.as_ref())
-            .is_some_and(|v| v.contains(&PositionEncodingKind::UTF32));
+        let utf32 =
+            caps.general.as_ref().and_then(|g| g.position_encodings.as_ref()).is_some_and(|v| v.contains(&PositionEncodingKind::UTF32));
         let info = InitInfo {
             utf32,
             folders,

@@ -291,6 +291,10 @@ fn names(us: &[UnitInfo]) -> String {
 }
 
 impl Sink for Renderer {
+    fn wants_cargo_messages(&self) -> bool {
+        self.json
+    }
+
     fn event(&mut self, ev: BuildEvent) {
         match ev {
             BuildEvent::Capture { reason } => {
