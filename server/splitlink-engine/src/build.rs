@@ -100,6 +100,8 @@ pub struct Engine {
 impl Engine {
     pub fn open(sel: Selection, opts: BuildOptions, cwd: &Path) -> Result<Engine, BuildError> {
         let loc = workspace::locate(&sel, cwd)?;
+        // Fast mode builds other units (lever 2's debuginfo): its own selection.
+        let sel = if opts.fast { crate::fast::selection(&sel) } else { sel };
         let sel_key = sel.key(cwd);
         let fast = opts.fast.then(|| crate::fast::fast_link(&loc.target_dir));
         Ok(Engine { sel, opts, loc, sel_key, state: State::default(), state_stamp: None, warm: None, generation: 0, fast })
@@ -342,7 +344,10 @@ impl Engine {
         summary.generation = self.generation;
         summary.fast = self.fast.as_ref().map(|f| f.linker.clone());
         if let (Some(f), Some(ex)) = (&self.fast, self.state.explanations.get_mut(&sel_key)) {
-            ex.fast = Some(f.linker.clone());
+            ex.fast = Some(match crate::fast::debuginfo_note(&self.sel) {
+                Some(d) => format!("{}; {d}", f.linker),
+                None => f.linker.clone(),
+            });
         }
         if let Some(ex) = self.state.explanations.get(&sel_key).cloned() {
             self.state.explanations.insert(LAST_EXPLANATION.to_string(), ex);
@@ -374,11 +379,13 @@ pub fn explain(sel: &Selection, cwd: &Path) -> Result<Explanation, BuildError> {
     let loc = workspace::locate(sel, cwd)?;
     let state = State::load(&loc.target_dir);
     let key = sel.key(cwd);
+    // The same flags built in fast mode are another selection ([`crate::fast::selection`]).
+    let fast_key = crate::fast::selection(sel).key(cwd);
     let unflagged = Selection { manifest_path: sel.manifest_path.clone(), target_dir: sel.target_dir.clone(), ..Default::default() };
     let found = if *sel == unflagged {
         state.explanations.get(LAST_EXPLANATION).or_else(|| state.explanations.get(&key))
     } else {
-        state.explanations.get(&key)
+        state.explanations.get(&key).or_else(|| state.explanations.get(&fast_key))
     };
     found.cloned().ok_or_else(|| BuildError::NothingToExplain(loc.target_dir.clone()))
 }

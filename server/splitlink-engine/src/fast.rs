@@ -9,9 +9,25 @@
 //!    integration), under `<target-dir>/splitlink/wild/`. Compiles are unchanged: the objects are
 //!    the exact mode's, so switching modes relinks and recompiles nothing.
 //!
-//! Invariant: the link fingerprint covers these arguments ([`crate::fingerprint::link_args_digest`]
-//! gets them), so a binary linked in one mode is never taken as up to date in the other.
+//! 2. **Dependencies with less debuginfo**, for the `dev` and `test` profiles: `debug =
+//!    "line-tables-only"` for every non-workspace package (backtraces keep their file:line; a
+//!    debugger sees dependencies' lines but not their locals; the workspace keeps cargo's full
+//!    debuginfo). Given to cargo as `--config` for the capture
+//!    ([`crate::Selection::cargo_config`]), so cargo computes other `-C metadata` for every unit:
+//!    fast mode's units are other units, with their own records and files, and the exact
+//!    mode's stay untouched (switching back rebuilds nothing).
+//!
+//!    Split DWARF for the workspace (`split-debuginfo = "unpacked"`) was tried and is not used:
+//!    rustc names each `.dwo` with a part that changes on every compile and the objects point at
+//!    that name, so every compile changed the objects (an end-of-line comment relinked: 0 link
+//!    skips in the 30-edit differential test instead of the exact mode's) and old `.dwo` files
+//!    piled up beside them.
+//!
+//! Invariant: the link fingerprint covers lever 1's arguments ([`crate::fingerprint::link_args_digest`]
+//! gets them), so a binary linked in one mode is never taken as up to date in the other; lever
+//! 2's units differ by key.
 
+use crate::workspace::Selection;
 use std::path::{Path, PathBuf};
 
 /// How fast mode links, decided once per engine.
@@ -78,4 +94,29 @@ pub fn fast_link(target_dir: &Path) -> FastLink {
         linker: format!("wild {version} ({})", wild.display()).replace("wild  (", "wild ("),
         args: vec!["-Clinker-features=-lld".into(), "-Clink-self-contained=-linker".into(), format!("-Clink-arg=-B{}", dir.display())],
     }
+}
+
+/// Lever 2's cargo configuration for a selection (nothing for profiles other than `dev` and
+/// `test`, which inherits `dev`: a release build's debuginfo is the user's choice).
+pub fn debuginfo_config(sel: &Selection) -> Vec<String> {
+    match sel.profile_name().as_str() {
+        "dev" | "test" => vec![r#"profile.dev.package."*".debug="line-tables-only""#.to_string()],
+        _ => vec![],
+    }
+}
+
+/// The selection fast mode builds: `sel` with lever 2's configuration.
+pub fn selection(sel: &Selection) -> Selection {
+    let mut s = sel.clone();
+    for c in debuginfo_config(sel) {
+        if !s.cargo_config.contains(&c) {
+            s.cargo_config.push(c);
+        }
+    }
+    s
+}
+
+/// What fast mode does besides its linker, for `explain` and the summary.
+pub fn debuginfo_note(sel: &Selection) -> Option<&'static str> {
+    (!debuginfo_config(sel).is_empty()).then_some("dependencies built with line-tables-only debuginfo")
 }

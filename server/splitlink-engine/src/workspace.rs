@@ -90,6 +90,9 @@ pub struct Selection {
     /// For [`CargoCommand::Clippy`]: the lint flags after `--` (`-D warnings`, `-W clippy::pedantic`).
     #[serde(default)]
     pub clippy_args: Vec<String>,
+    /// `--config KEY=VALUE` for every cargo command (fast mode's debuginfo, [`crate::fast`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cargo_config: Vec<String>,
 }
 
 impl Selection {
@@ -141,6 +144,10 @@ impl Selection {
         for t in &self.target {
             a.push("--target".into());
             a.push(t.clone());
+        }
+        for c in &self.cargo_config {
+            a.push("--config".into());
+            a.push(c.clone());
         }
         a
     }

@@ -159,6 +159,7 @@ impl SelectionArgs {
             target_dir: self.target_dir.clone(),
             target: self.target.clone(),
             clippy_args: Vec::new(),
+            cargo_config: Vec::new(),
         }
     }
 }

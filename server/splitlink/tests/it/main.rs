@@ -5,6 +5,7 @@ mod conventions;
 mod differential;
 mod engine;
 mod fallback;
+mod fastdebug;
 mod fixture;
 mod testloop;
 mod warm;
