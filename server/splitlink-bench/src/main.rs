@@ -434,7 +434,7 @@ fn run() -> Result<bool> {
     eprintln!("== done in {:.1} min", t0.elapsed().as_secs_f64() / 60.0);
     if cli.write_docs && cli.fast {
         let path = repo.join("docs/benchmarks-fast.md");
-        let intro = "# Benchmarks: fast mode\n\n`cargo run --release -p splitlink-bench -- --fast --write-docs` (same method and scenarios as [benchmarks.md](benchmarks.md)): the splitlink side builds with `--fast`, whose split links use the wild linker; cargo builds as always. Compiles are the exact mode's, so only the link column can differ from benchmarks.md.\n";
+        let intro = "# Benchmarks: fast mode\n\n`cargo run --release -p splitlink-bench -- --fast --write-docs` (same method and scenarios as [benchmarks.md](benchmarks.md)): the splitlink side builds with `--fast`: its split links use the wild linker, and dependencies outside the workspace are built with line-tables-only debuginfo (in the dev profile; the generated workspaces have none; ripgrep's lockfile has 51); cargo builds as always. The workspace's compiles are the exact mode's.\n";
         std::fs::write(&path, format!("{intro}\n{text}"))?;
         eprintln!("== wrote {}", path.display());
     } else if cli.write_docs {
