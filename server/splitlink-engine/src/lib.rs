@@ -27,6 +27,7 @@ pub mod exec;
 pub mod fast;
 pub mod fingerprint;
 pub mod invocation;
+pub mod jobs;
 pub mod measure;
 pub mod objects;
 pub mod replay;

@@ -68,6 +68,8 @@ enum Event {
     Metadata {
         key: UnitKey,
     },
+    /// A jobserver token for one more job ([`crate::jobs`]).
+    Token(std::io::Result<jobserver::Acquired>),
 }
 
 /// What a `-Zno-link` compile left for its link.
@@ -383,10 +385,17 @@ fn failed_to_run(inv: &crate::invocation::Invocation, e: std::io::Error) -> RunO
     RunOutput { code: Some(127), stdout: vec![], stderr: format!("error: cannot run {}: {e}\n", inv.rustc.display()).into_bytes() }
 }
 
-fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>) {
+fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>, js: Option<jobserver::Client>) {
     let tx = tx.clone();
     std::thread::spawn(move || {
-        let run = |step| exec::run_with(exec::command(&spec.invocation, step), cancel.as_ref());
+        let command = |step| {
+            let mut cmd = exec::command(&spec.invocation, step);
+            if let Some(c) = &js {
+                c.configure(&mut cmd);
+            }
+            cmd
+        };
+        let run = |step| exec::run_with(command(step), cancel.as_ref());
         let t = Instant::now();
         let inv = &spec.invocation;
         let mut split = None;
@@ -395,7 +404,7 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel:
         let out = if pipelined {
             let (tx, key) = (tx.clone(), key.clone());
             let mut sent = false;
-            exec::run_streaming(exec::command(inv, Step::Plain), cancel.as_ref(), |line| {
+            exec::run_streaming(command(Step::Plain), cancel.as_ref(), |line| {
                 if !sent && exec::is_metadata_artifact(line) {
                     sent = true;
                     let _ = tx.send(Event::Metadata { key: key.clone() });
@@ -433,13 +442,23 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel:
     });
 }
 
-fn spawn_link(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>, extra: Vec<String>) {
+fn spawn_link(
+    tx: &mpsc::Sender<Event>,
+    key: UnitKey,
+    spec: UnitSpec,
+    cancel: Option<Cancel>,
+    extra: Vec<String>,
+    js: Option<jobserver::Client>,
+) {
     let tx = tx.clone();
     std::thread::spawn(move || {
         let run = |step| {
             let mut cmd = exec::command(&spec.invocation, step);
             if step == Step::LinkOnly {
                 cmd.args(&extra);
+            }
+            if let Some(c) = &js {
+                c.configure(&mut cmd);
             }
             exec::run_with(cmd, cancel.as_ref())
         };
@@ -548,13 +567,24 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
     };
 
     let (tx, rx) = mpsc::channel::<Event>();
+    let mut pool = {
+        let tx = tx.clone();
+        crate::jobs::Jobs::new(jobs, move |t| {
+            let _ = tx.send(Event::Token(t));
+        })
+    };
     loop {
-        // Start what is ready.
+        // Start what is ready, as far as the jobserver's tokens go.
         let stopping = lp.cancelled();
         let ready: Vec<Unit> = if stopping { vec![] } else { db::ready_to_compile(&lp.w.db, lp.w.graph).clone() };
+        let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
+        let waiting =
+            ready.iter().chain(&links).filter(|u| !lp.running.contains(u.key(&lp.w.db)) && !lp.failed.contains(u.key(&lp.w.db))).count();
+        pool.want(lp.running.len() + waiting, jobs);
+        let capacity = pool.capacity(jobs);
         for u in ready {
             let key = u.key(&lp.w.db).clone();
-            if lp.running.len() >= jobs.max(1) {
+            if lp.running.len() >= capacity {
                 break;
             }
             if lp.running.contains(&key) || lp.failed.contains(&key) {
@@ -581,12 +611,11 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             if u.metadata_ready(&lp.w.db) {
                 u.set_metadata_ready(&mut lp.w.db).to(false);
             }
-            spawn_compile(&tx, key, spec, lp.cancel.clone());
+            spawn_compile(&tx, key, spec, lp.cancel.clone(), pool.client());
         }
-        let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
         for u in links {
             let key = u.key(&lp.w.db).clone();
-            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= jobs.max(1) || lp.waits_for_measure(u) {
+            if lp.running.contains(&key) || lp.failed.contains(&key) || lp.running.len() >= capacity || lp.waits_for_measure(u) {
                 continue;
             }
             let decision = db::link_decision(&lp.w.db, u);
@@ -599,13 +628,19 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
                 spec.invocation = spec.invocation.with_diagnostic_short(true);
             }
             lp.running.insert(key.clone());
-            spawn_link(&tx, key, spec, lp.cancel.clone(), link_extra.to_vec());
+            spawn_link(&tx, key, spec, lp.cancel.clone(), link_extra.to_vec(), pool.client());
         }
+        // Tokens no job uses now go back (a job that ends gives its token to the next ready one
+        // above, before this).
+        pool.settle(lp.running.len());
         if lp.running.is_empty() && lp.measuring.is_empty() {
             break;
         }
         let Ok(ev) = rx.recv() else { break };
-        handle(&mut lp, ev, sink, &tx);
+        match ev {
+            Event::Token(t) => pool.delivered(t),
+            ev => handle(&mut lp, ev, sink, &tx),
+        }
     }
 
     // Linkables compiled in this build whose objects did not change: skip, clean up.
@@ -733,6 +768,8 @@ fn persist(w: &Warm, state: &mut State) {
 
 fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<Event>) {
     match ev {
+        // Taken by the loop (the pool is its own).
+        Event::Token(_) => {}
         Event::Metadata { key } => {
             // Still compiling (a late notification after `Compiled` changes nothing).
             if !lp.running.contains(&key) {

@@ -102,6 +102,17 @@ fn passthrough_status(inv: &Invocation) -> i32 {
     }
 }
 
+/// Under cargo, the split steps keep cargo's jobserver (which [`exec::command`] leaves out of
+/// a replay: there it is the replay's own, [`crate::jobs`]).
+fn with_cargos_jobserver(mut cmd: std::process::Command) -> std::process::Command {
+    for k in ["CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+        if let Some(v) = std::env::var_os(k) {
+            cmd.env(k, v);
+        }
+    }
+    cmd
+}
+
 fn forward(out: &exec::RunOutput) {
     let _ = std::io::stdout().write_all(&out.stdout);
     let _ = std::io::stderr().write_all(&out.stderr);
@@ -119,7 +130,7 @@ fn fallback(inv: &Invocation, reason: String) -> (SplitOutcome, i32) {
 
 fn split(inv: &Invocation, capture_dir: &Path, measured: &mut Vec<(String, crate::digest::Derived)>) -> (SplitOutcome, i32) {
     exec::remove_split_leftovers(inv);
-    let out = match exec::run(inv, Step::NoLink) {
+    let out = match exec::run_with(with_cargos_jobserver(exec::command(inv, Step::NoLink)), None) {
         Ok(o) => o,
         Err(e) => return fallback(inv, format!("cannot run rustc -Zno-link: {e}")),
     };
@@ -144,7 +155,7 @@ fn split(inv: &Invocation, capture_dir: &Path, measured: &mut Vec<(String, crate
         exec::remove_split_leftovers(inv);
         return (SplitOutcome::LinkSkipped { objects, link: now.clone() }, 0);
     }
-    let mut link_cmd = exec::command(inv, Step::LinkOnly);
+    let mut link_cmd = with_cargos_jobserver(exec::command(inv, Step::LinkOnly));
     link_cmd.args(&extra);
     let out = match exec::run_with(link_cmd, None) {
         Ok(o) => o,

@@ -7,6 +7,7 @@ mod engine;
 mod fallback;
 mod fastdebug;
 mod fixture;
+mod jobs;
 mod testloop;
 mod warm;
 mod watch;
