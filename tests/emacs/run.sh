@@ -12,12 +12,8 @@ emacs="$(bash "$repo/tests/editors/install-emacs.sh")"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 ws="$tmp/ws"
-mkdir -p "$ws/app/src" "$ws/ffi/src" "$tmp/home"
-printf '[workspace]\nresolver = "2"\nmembers = ["app", "ffi"]\n' > "$ws/Cargo.toml"
-printf '[package]\nname = "ffi"\nversion = "0.1.0"\nedition = "2021"\n' > "$ws/ffi/Cargo.toml"
-printf 'unsafe extern "C" {\n    fn not_defined_anywhere(x: i32) -> i32;\n}\n\npub fn call_it(x: i32) -> i32 {\n    unsafe { not_defined_anywhere(x) }\n}\n\npub fn fine() -> i32 {\n    5\n}\n' > "$ws/ffi/src/lib.rs"
-printf '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nffi = { path = "../ffi" }\n' > "$ws/app/Cargo.toml"
-printf 'fn main() {\n    println!("{}", ffi::fine());\n}\n' > "$ws/app/src/main.rs"
+mkdir -p "$tmp/home"
+bash "$repo/tests/editors/ffi-workspace.sh" "$ws"
 # The fixture builds into its own target/; the toolchain stays the user's, the rest of HOME is empty.
 unset CARGO_TARGET_DIR RUSTFLAGS CARGO_ENCODED_RUSTFLAGS RUSTC_WRAPPER RUSTC_WORKSPACE_WRAPPER || true
 export RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}" CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"

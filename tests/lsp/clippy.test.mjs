@@ -3,35 +3,20 @@
 // fix and saving clears it. Then `clippyArgs: ["-D", "warnings"]` makes it an error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import rpc from 'vscode-languageserver-protocol/node';
-import { bin, waiter } from './harness.mjs';
+import { appPackage, startServer, stopServer, waiter } from './harness.mjs';
 
 test('check = clippy: lints on save, with quick fixes, cleared when fixed', async () => {
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'splitlink-lsp-clippy-'));
-  fs.mkdirSync(path.join(ws, 'src'));
-  fs.writeFileSync(path.join(ws, 'Cargo.toml'), '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n');
   const lintful = 'fn answer() -> u32 {\n    return 42;\n}\n\nfn main() {\n    println!("{}", answer());\n}\n';
-  const main = path.join(ws, 'src/main.rs');
-  fs.writeFileSync(main, lintful);
-  const uri = pathToFileURL(main).toString();
-  const env = { ...process.env };
-  delete env.CARGO_TARGET_DIR;
-  const child = spawn(bin, ['lsp'], { cwd: ws, env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
+  const { ws, main, uri } = appPackage('clippy', lintful);
+  const server = startServer(ws);
+  const { conn } = server;
   const finished = [];
   let diags = [];
   const { wake, until } = waiter(() => `finished ${JSON.stringify(finished)} diags ${JSON.stringify(diags)}`);
   conn.onNotification('splitlink/buildFinished', (p) => { finished.push(p); wake(); });
   conn.onNotification('textDocument/publishDiagnostics', (p) => { if (p.uri === uri) { diags = p.diagnostics; wake(); } });
-  conn.onNotification('window/logMessage', () => {});
-  conn.onNotification('window/showMessage', () => {});
-  conn.onNotification('$/progress', () => {});
-  conn.onRequest('window/workDoneProgress/create', () => null);
   conn.listen();
   try {
     await conn.sendRequest('initialize', {
@@ -74,10 +59,6 @@ test('check = clippy: lints on save, with quick fixes, cleared when fixed', asyn
     assert.equal(err.range.start.line, 1);
     await until(() => finished.some((f) => f.success === false), 'a failed run');
   } finally {
-    await conn.sendRequest('shutdown');
-    conn.sendNotification('exit');
-    if (child.exitCode === null) await new Promise((r) => child.on('exit', r));
-    conn.dispose();
-    fs.rmSync(ws, { recursive: true, force: true });
+    await stopServer(server, ws);
   }
 });

@@ -6,20 +6,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import rpc from 'vscode-languageserver-protocol/node';
-import { bin, waiter } from './harness.mjs';
+import { appPackage, startServer, stopServer, testEnv, waiter } from './harness.mjs';
 
 test('a build blocked by another cargo says so in its progress, then completes', async () => {
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'splitlink-lsp-lock-'));
-  fs.mkdirSync(path.join(ws, 'src'));
-  fs.writeFileSync(path.join(ws, 'Cargo.toml'), '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n');
+  const { ws } = appPackage('lock', 'fn main() {\n    println!("one");\n}\n');
   fs.writeFileSync(path.join(ws, 'build.rs'), 'fn main() {\n    println!("cargo:rerun-if-env-changed=SLOW");\n    if std::env::var_os("SLOW").is_some() {\n        std::thread::sleep(std::time::Duration::from_secs(6));\n    }\n}\n');
-  fs.writeFileSync(path.join(ws, 'src/main.rs'), 'fn main() {\n    println!("one");\n}\n');
-  const env = { ...process.env };
-  delete env.CARGO_TARGET_DIR;
+  const env = testEnv();
   // The other cargo: holds target/'s lock for about 6 s.
   const other = spawn('cargo', ['build'], { cwd: ws, env: { ...env, SLOW: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let otherErr = '';
@@ -28,15 +22,13 @@ test('a build blocked by another cargo says so in its progress, then completes',
   while (!otherErr.includes('Compiling app') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.ok(otherErr.includes('Compiling app'), `the other cargo started: ${otherErr}`);
 
-  const child = spawn(bin, ['lsp'], { cwd: ws, env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
+  const server = startServer(ws, env);
+  const { conn } = server;
   const finished = [];
   const reports = [];
   const { wake, until } = waiter(() => `progress ${JSON.stringify(reports)}`);
   conn.onNotification('splitlink/buildFinished', (p) => { finished.push(p); wake(); });
   conn.onNotification('$/progress', (p) => { if (p.value && p.value.message) reports.push(p.value.message); wake(); });
-  conn.onNotification('window/logMessage', () => {});
-  conn.onRequest('window/workDoneProgress/create', () => null);
   conn.listen();
   try {
     await conn.sendRequest('initialize', { processId: process.pid, rootUri: pathToFileURL(ws).toString(), capabilities: { window: { workDoneProgress: true } } });
@@ -49,10 +41,6 @@ test('a build blocked by another cargo says so in its progress, then completes',
     assert.equal(other.exitCode, 0, otherErr);
   } finally {
     other.kill();
-    await conn.sendRequest('shutdown');
-    conn.sendNotification('exit');
-    if (child.exitCode === null) await new Promise((r) => child.on('exit', r));
-    conn.dispose();
-    fs.rmSync(ws, { recursive: true, force: true });
+    await stopServer(server, ws);
   }
 });

@@ -3,36 +3,19 @@
 // gets characters (and the server says so in `positionEncoding`).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import rpc from 'vscode-languageserver-protocol/node';
-import { bin, waiter } from './harness.mjs';
+import { appPackage, startServer, stopServer, waiter } from './harness.mjs';
 
 const line = '    let s = "🦀"; let x: u8 = s;';
 const source = `fn main() {\n${line}\n    let _ = x;\n}\n`;
 
 async function columnOfTheError(encodings) {
-  const ws = fs.mkdtempSync(path.join(os.tmpdir(), 'splitlink-lsp-pos-'));
-  fs.mkdirSync(path.join(ws, 'src'));
-  fs.writeFileSync(path.join(ws, 'Cargo.toml'), '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n');
-  const main = path.join(ws, 'src/main.rs');
-  fs.writeFileSync(main, source);
-  const uri = pathToFileURL(main).toString();
-  const env = { ...process.env };
-  delete env.CARGO_TARGET_DIR;
-  const child = spawn(bin, ['lsp'], { cwd: ws, env, stdio: ['pipe', 'pipe', 'ignore'] });
-  const conn = rpc.createProtocolConnection(new rpc.StreamMessageReader(child.stdout), new rpc.StreamMessageWriter(child.stdin));
+  const { ws, uri } = appPackage('pos', source);
+  const server = startServer(ws);
+  const { conn } = server;
   let diags = [];
   const { wake, until } = waiter(() => JSON.stringify(diags));
   conn.onNotification('textDocument/publishDiagnostics', (p) => { if (p.uri === uri) { diags = p.diagnostics; wake(); } });
-  conn.onNotification('window/logMessage', () => {});
-  conn.onNotification('window/showMessage', () => {});
-  conn.onNotification('$/progress', () => {});
-  conn.onNotification('splitlink/buildFinished', () => {});
-  conn.onRequest('window/workDoneProgress/create', () => null);
   conn.listen();
   try {
     const general = encodings ? { positionEncodings: encodings } : undefined;
@@ -41,11 +24,7 @@ async function columnOfTheError(encodings) {
     const e = await until(() => diags.find((d) => d.code === 'E0308'), 'the mismatched-types error');
     return { encoding: init.capabilities.positionEncoding, start: e.range.start };
   } finally {
-    await conn.sendRequest('shutdown');
-    conn.sendNotification('exit');
-    if (child.exitCode === null) await new Promise((r) => child.on('exit', r));
-    conn.dispose();
-    fs.rmSync(ws, { recursive: true, force: true });
+    await stopServer(server, ws);
   }
 }
 

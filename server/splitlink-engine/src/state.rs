@@ -415,18 +415,19 @@ impl State {
 /// The unit state and the stat cache: postcard (a compact binary serde format: loading the
 /// state of 300 units is most of a no-op build, and JSON took ~4× longer to read).
 fn write_bin<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {
-    let err = |source| StateError::Write { path: p.to_path_buf(), source };
-    let tmp = p.with_extension("bin.tmp");
-    let bytes = postcard::to_stdvec(v).map_err(|e| err(std::io::Error::other(e)))?;
-    std::fs::write(&tmp, bytes).map_err(err)?;
-    std::fs::rename(&tmp, p).map_err(err)
+    write_atomic(p, postcard::to_stdvec(v).map_err(std::io::Error::other))
 }
 
 fn write_json<T: Serialize>(p: &Path, v: &T) -> Result<(), StateError> {
+    write_atomic(p, serde_json::to_vec(v).map_err(std::io::Error::other))
+}
+
+/// Writes the serialized bytes beside `p` and renames them over it (a reader never sees half a file).
+fn write_atomic(p: &Path, bytes: std::io::Result<Vec<u8>>) -> Result<(), StateError> {
     let err = |source| StateError::Write { path: p.to_path_buf(), source };
-    let tmp = p.with_extension("json.tmp");
-    let bytes = serde_json::to_vec(v).map_err(|e| err(std::io::Error::other(e)))?;
-    std::fs::write(&tmp, bytes).map_err(err)?;
+    let mut tmp = p.as_os_str().to_owned();
+    tmp.push(".tmp");
+    std::fs::write(&tmp, bytes.map_err(err)?).map_err(err)?;
     std::fs::rename(&tmp, p).map_err(err)
 }
 
