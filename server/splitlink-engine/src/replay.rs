@@ -578,8 +578,12 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
         let stopping = lp.cancelled();
         let ready: Vec<Unit> = if stopping { vec![] } else { db::ready_to_compile(&lp.w.db, lp.w.graph).clone() };
         let links: Vec<Unit> = if stopping { vec![] } else { db::ready_to_link(&lp.w.db, lp.w.graph).clone() };
+        // Only what could start now asks for a token: a link waiting for its inputs' objects to
+        // be measured would take one and give it back on every turn of this loop, spinning and
+        // keeping it from the running rustc's codegen threads.
+        let startable = |u: &Unit| !lp.running.contains(u.key(&lp.w.db)) && !lp.failed.contains(u.key(&lp.w.db));
         let waiting =
-            ready.iter().chain(&links).filter(|u| !lp.running.contains(u.key(&lp.w.db)) && !lp.failed.contains(u.key(&lp.w.db))).count();
+            ready.iter().filter(|u| startable(u)).count() + links.iter().filter(|u| startable(u) && !lp.waits_for_measure(**u)).count();
         pool.want(lp.running.len() + waiting, jobs);
         let capacity = pool.capacity(jobs);
         for u in ready {
