@@ -220,6 +220,7 @@ impl Engine {
             self.state = State::load(&self.loc.target_dir);
             self.warm = None;
         }
+        self.state.cache.derived_recorded = 0;
         timing("loaded state", t0);
         let sel_key = self.sel_key.clone();
         let loc = self.loc.clone();
@@ -339,8 +340,10 @@ impl Engine {
                 link_ms: 0,
                 binaries: vec![],
                 fast: None,
+                rlibs_measured: 0,
             }
         };
+        summary.rlibs_measured = self.state.cache.derived_recorded;
         summary.generation = self.generation;
         summary.fast = self.fast.as_ref().map(|f| f.linker.clone());
         if let (Some(f), Some(ex)) = (&self.fast, self.state.explanations.get_mut(&sel_key)) {

@@ -192,6 +192,10 @@ pub struct StatCache {
     derived: HashMap<String, PathMap<CacheEntry>>,
     #[serde(skip)]
     pub hashed: usize,
+    /// Derived digests recorded since the last reset (each one a large file read: an rlib's
+    /// objects hashed): a build resets it and reports it ([`crate::events::BuildSummary`]).
+    #[serde(skip)]
+    pub derived_recorded: usize,
     /// Derived digests computed by this cache since it was loaded, by kind (the wrapper hands
     /// them to the capture, which records them in the state's cache).
     #[serde(skip)]
@@ -268,6 +272,7 @@ impl StatCache {
     /// Remember a digest computed elsewhere (another thread, the wrapper process).
     pub fn record_derived(&mut self, kind: &str, d: Derived) {
         self.hashed += 1;
+        self.derived_recorded += 1;
         let map = self.derived.entry(kind.to_string()).or_default();
         match (d.stamp, d.digest) {
             (Some(stamp), Some(digest)) => {

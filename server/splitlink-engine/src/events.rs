@@ -72,6 +72,9 @@ pub struct BuildSummary {
     /// Fast mode: the linker its links use (None: exact mode).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fast: Option<String>,
+    /// Linked libraries (rlibs) whose objects this build read and hashed: those a compile
+    /// rewrote, or whose stat changed. One that only this build's own uplift touched is not.
+    pub rlibs_measured: usize,
 }
 
 #[derive(Clone, Debug)]

@@ -295,12 +295,34 @@ pub fn kept_binary(inv: &Invocation) -> Option<PathBuf> {
     Some(dir.join(out.file_name()?))
 }
 
-/// Keep a hard link to the binary just linked (see [`kept_binary`]).
-pub fn keep_binary(inv: &Invocation) {
-    let (Some(out), Some(keep)) = (inv.linked_output(), kept_binary(inv)) else { return };
+/// Keep a hard link to the binary just linked (see [`kept_binary`]). Returns the previous kept
+/// binary, renamed aside, for the caller to remove ([`hard_link_replacing`]).
+pub fn keep_binary(inv: &Invocation) -> Option<PathBuf> {
+    let (Some(out), Some(keep)) = (inv.linked_output(), kept_binary(inv)) else { return None };
     if let Some(d) = keep.parent() {
         let _ = std::fs::create_dir_all(d);
     }
-    let _ = std::fs::remove_file(&keep);
-    let _ = std::fs::hard_link(&out, &keep);
+    hard_link_replacing(&out, &keep)
+}
+
+/// Make `to` a hard link to `from` (a copy if linking fails). A file `to` replaces is renamed
+/// aside (`.NAME.splitlink-replaced` beside it) and returned, not removed: removing the last link
+/// of a 400 MB binary or rlib takes the disk a while, which the caller can spend elsewhere.
+pub fn hard_link_replacing(from: &Path, to: &Path) -> Option<PathBuf> {
+    let mut replaced = None;
+    if std::fs::symlink_metadata(to).is_ok() {
+        let aside = to.with_file_name(format!(".{}.splitlink-replaced", to.file_name().unwrap_or_default().to_string_lossy()));
+        // A leftover of an interrupted build first (renaming over it would free it now).
+        let _ = std::fs::remove_file(&aside);
+        match std::fs::rename(to, &aside) {
+            Ok(()) => replaced = Some(aside),
+            Err(_) => {
+                let _ = std::fs::remove_file(to);
+            }
+        }
+    }
+    if std::fs::hard_link(from, to).is_err() {
+        let _ = std::fs::copy(from, to);
+    }
+    replaced
 }

@@ -273,6 +273,10 @@ struct Loop<'a> {
     measuring: BTreeSet<PathBuf>,
     rustc_ms: u64,
     link_ms: u64,
+    t0: Instant,
+    /// The jobs' threads: joined before the build ends (after its event, a job may still be
+    /// removing the files its uplift replaced).
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
 impl Loop<'_> {
@@ -362,9 +366,12 @@ impl Loop<'_> {
         let Some(f) = self.w.link_files.get(p).copied() else { return };
         if fingerprint::is_rlib(p) && self.cache.cached_derived(p, fingerprint::RLIB_OBJECTS).is_none() {
             self.measuring.insert(p.to_path_buf());
-            let (tx, p) = (tx.clone(), p.to_path_buf());
+            let (tx, p, t0) = (tx.clone(), p.to_path_buf(), self.t0);
             std::thread::spawn(move || {
-                let _ = tx.send(Event::Measured(crate::digest::derive(&p, fingerprint::rlib_objects_digest)));
+                let t = Instant::now();
+                let d = crate::digest::derive(&p, fingerprint::rlib_objects_digest);
+                crate::timing(&format!("measured {} in {} ms, at", p.display(), t.elapsed().as_millis()), t0);
+                let _ = tx.send(Event::Measured(d));
             });
             return;
         }
@@ -385,7 +392,13 @@ fn failed_to_run(inv: &crate::invocation::Invocation, e: std::io::Error) -> RunO
     RunOutput { code: Some(127), stdout: vec![], stderr: format!("error: cannot run {}: {e}\n", inv.rustc.display()).into_bytes() }
 }
 
-fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel: Option<Cancel>, js: Option<jobserver::Client>) {
+fn spawn_compile(
+    tx: &mpsc::Sender<Event>,
+    key: UnitKey,
+    spec: UnitSpec,
+    cancel: Option<Cancel>,
+    js: Option<jobserver::Client>,
+) -> std::thread::JoinHandle<()> {
     let tx = tx.clone();
     std::thread::spawn(move || {
         let command = |step| {
@@ -437,9 +450,13 @@ fn spawn_compile(tx: &mpsc::Sender<Event>, key: UnitKey, spec: UnitSpec, cancel:
             run(Step::Plain)
         };
         let out = out.unwrap_or_else(|e| failed_to_run(inv, e));
+        // Outputs final now (all but a split compile's, which its link writes) are uplifted
+        // before anything measures them: the hard link changes their ctime.
+        let replaced = if out.success() && split.is_none() { uplift(&spec) } else { Vec::new() };
         let measured = if out.success() { measure_outputs(&spec, &mut StatCache::default()) } else { Measured::default() };
         let _ = tx.send(Event::Compiled { key, out, split, fallback, measured, ms: t.elapsed().as_millis() as u64 });
-    });
+        remove_replaced(replaced);
+    })
 }
 
 fn spawn_link(
@@ -449,7 +466,7 @@ fn spawn_link(
     cancel: Option<Cancel>,
     extra: Vec<String>,
     js: Option<jobserver::Client>,
-) {
+) -> std::thread::JoinHandle<()> {
     let tx = tx.clone();
     std::thread::spawn(move || {
         let run = |step| {
@@ -477,13 +494,25 @@ fn spawn_link(
             Err(e) => Err(e),
         };
         let out = out.unwrap_or_else(|e| failed_to_run(inv, e));
+        // The binary's other names, before the loop measures it (a hard link changes its
+        // ctime); what they replaced is removed after the event, while the loop goes on.
+        let mut replaced = Vec::new();
+        if out.success() {
+            replaced = uplift(&spec);
+            replaced.extend(exec::keep_binary(inv));
+        }
         let _ = tx.send(Event::Linked { key, out, fallback, ms: t.elapsed().as_millis() as u64 });
-    });
+        remove_replaced(replaced);
+    })
 }
 
 /// Hard-link the unit's outputs to where cargo puts them (`target/debug/app`), as cargo does.
-fn uplift(spec: &UnitSpec) {
+/// Returns the files the links replaced, renamed aside and not yet removed: the caller removes
+/// them ([`remove_replaced`]) off the critical path (freeing a 400 MB rlib or binary takes a
+/// disk's time, which dependents need not wait for).
+fn uplift(spec: &UnitSpec) -> Vec<PathBuf> {
     use std::os::unix::fs::MetadataExt;
+    let mut replaced = Vec::new();
     for (from, to) in &spec.uplifts {
         let same = match (std::fs::metadata(from), std::fs::metadata(to)) {
             (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
@@ -492,10 +521,15 @@ fn uplift(spec: &UnitSpec) {
         if same || !from.exists() {
             continue;
         }
-        let _ = std::fs::remove_file(to);
-        if std::fs::hard_link(from, to).is_err() {
-            let _ = std::fs::copy(from, to);
-        }
+        replaced.extend(exec::hard_link_replacing(from, to));
+    }
+    replaced
+}
+
+/// Remove the files [`uplift`] renamed aside.
+fn remove_replaced(files: Vec<PathBuf>) {
+    for f in files {
+        let _ = std::fs::remove_file(f);
     }
 }
 
@@ -564,6 +598,8 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
         rustc_ms: 0,
         link_ms: 0,
         reports: Vec::new(),
+        t0,
+        threads: Vec::new(),
     };
 
     let (tx, rx) = mpsc::channel::<Event>();
@@ -615,7 +651,7 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
             if u.metadata_ready(&lp.w.db) {
                 u.set_metadata_ready(&mut lp.w.db).to(false);
             }
-            spawn_compile(&tx, key, spec, lp.cancel.clone(), pool.client());
+            lp.threads.push(spawn_compile(&tx, key, spec, lp.cancel.clone(), pool.client()));
         }
         for u in links {
             let key = u.key(&lp.w.db).clone();
@@ -632,7 +668,7 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
                 spec.invocation = spec.invocation.with_diagnostic_short(true);
             }
             lp.running.insert(key.clone());
-            spawn_link(&tx, key, spec, lp.cancel.clone(), link_extra.to_vec(), pool.client());
+            lp.threads.push(spawn_link(&tx, key, spec, lp.cancel.clone(), link_extra.to_vec(), pool.client()));
         }
         // Tokens no job uses now go back (a job that ends gives its token to the next ready one
         // above, before this).
@@ -647,6 +683,7 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
         }
     }
 
+    crate::timing("jobs ended", t0);
     // Linkables compiled in this build whose objects did not change: skip, clean up.
     for k in &keys {
         let u = lp.w.units[k];
@@ -673,9 +710,15 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
     for k in &blocked {
         lp.explanation.failed.push((k.to_string(), "not built: a dependency failed".into()));
     }
+    // Uplifts this build's jobs did not make (a deleted `target/debug/app`), then the jobs'
+    // removals of what their uplifts replaced.
     for k in &keys {
-        uplift(lp.spec(k));
+        remove_replaced(uplift(lp.spec(k)));
     }
+    for t in std::mem::take(&mut lp.threads) {
+        let _ = t.join();
+    }
+    crate::timing("uplifted", t0);
 
     let success = lp.failed.is_empty() && blocked.is_empty();
     let mut compiled: Vec<UnitKey> = cargo.compiled.iter().filter(|k| keys.contains(k)).cloned().collect();
@@ -744,6 +787,7 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
         link_ms: lp.link_ms,
         binaries,
         fast: None,
+        rlibs_measured: 0,
     };
     let explanation = std::mem::take(&mut lp.explanation);
     let cache = std::mem::take(&mut lp.cache);
@@ -804,6 +848,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
             lp.cache.record_derived(fingerprint::RLIB_OBJECTS, d);
         }
         Event::Compiled { key, out, split, fallback, measured, ms } => {
+            crate::timing(&format!("compiled {key} in {ms} ms, at"), lp.t0);
             lp.running.remove(&key);
             lp.rustc_ms += ms;
             let unit = lp.w.units[&key];
@@ -866,7 +911,9 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
                     let mut inputs = Vec::new();
                     for p in v {
                         let f = link_file_input(lp.w, &mut lp.cache, p);
-                        let d = fingerprint::link_file_digest(p, &mut lp.cache);
+                        // An rlib this build just wrote was measured on its own thread: its
+                        // digest stands while the file is the one measured (not hashed again).
+                        let d = link_file_digest(lp.w, &mut lp.cache, p);
                         if f.digest(&lp.w.db) != d {
                             f.set_digest(&mut lp.w.db).to(d);
                         }
@@ -888,6 +935,7 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
             }
         }
         Event::Linked { key, out, fallback, ms } => {
+            crate::timing(&format!("linked {key} in {ms} ms, at"), lp.t0);
             lp.running.remove(&key);
             lp.link_ms += ms;
             let unit = lp.w.units[&key];
@@ -913,7 +961,6 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
             let stamps: Vec<(PathBuf, Stamp)> =
                 spec.invocation.outputs().into_iter().filter_map(|p| Stamp::of(&p).map(|s| (p, s))).collect();
             exec::remove_split_leftovers(&spec.invocation);
-            exec::keep_binary(&spec.invocation);
             unit.set_last_link(&mut lp.w.db).to(inputs.clone());
             unit.set_binary_ok(&mut lp.w.db).to(true);
             unit.set_objects_present(&mut lp.w.db).to(false);
@@ -925,7 +972,6 @@ fn handle(lp: &mut Loop<'_>, ev: Event, sink: &mut dyn Sink, tx: &mpsc::Sender<E
             let st = &mut lp.state.units.get_mut(&key).unwrap().built;
             st.outputs = stamps;
             st.object_files.clear();
-            uplift(&spec);
         }
     }
 }

@@ -166,7 +166,9 @@ fn split(inv: &Invocation, capture_dir: &Path, measured: &mut Vec<(String, crate
     }
     forward(&out);
     if out.success() {
-        exec::keep_binary(inv);
+        if let Some(replaced) = exec::keep_binary(inv) {
+            let _ = std::fs::remove_file(replaced);
+        }
     }
     let code = out.code.unwrap_or(101);
     (SplitOutcome::Split { objects, linked: out.success(), link, decision }, code)

@@ -382,6 +382,7 @@ impl Renderer {
                 "duration_ms": s.duration_ms,
                 "rustc_ms": s.rustc_ms,
                 "link_ms": s.link_ms,
+                "rlibs_measured": s.rlibs_measured,
                 "fast": s.fast.as_ref().map(|l| serde_json::json!({"linker": l})),
             }
         });

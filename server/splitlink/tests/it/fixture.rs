@@ -190,6 +190,8 @@ pub struct Outcome {
     pub cargo: bool,
     /// Fast mode: the linker its links used (`build-finished`'s `fast.linker`).
     pub fast_linker: Option<String>,
+    /// rlibs whose objects the build read and hashed (`build-finished`'s `rlibs_measured`).
+    pub rlibs_measured: Option<u64>,
     pub messages: Vec<Value>,
     pub stderr: String,
 }
@@ -247,6 +249,7 @@ pub fn build(dir: &Path, args: &[String]) -> Outcome {
         skipped: names(&sl["link_skipped"]),
         cargo: sl["cargo_invoked"].as_bool() == Some(true),
         fast_linker: sl["fast"]["linker"].as_str().map(String::from),
+        rlibs_measured: sl["rlibs_measured"].as_u64(),
         messages,
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     };
@@ -270,6 +273,15 @@ pub fn check(fx: &Fixture) -> Vec<String> {
             apply(&dir, e);
         }
         let o = build(&dir, &rev.build_args);
+        // Files an uplift replaced are removed before the build ends.
+        for d in ["target/debug", "target/debug/.splitlink-keep"] {
+            for e in std::fs::read_dir(dir.join(d)).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.ends_with(".splitlink-replaced") {
+                    failures.push(format!("{} rev {}: {d}/{name} left behind", fx.name, rev.name));
+                }
+            }
+        }
         let ctx =
             |what: &str, want: &str, got: String| format!("{} rev {}: {what}: expected {want}, got {got}\n{}", fx.name, rev.name, o.stderr);
         for (k, v) in &rev.expects {
@@ -278,6 +290,9 @@ pub fn check(fx: &Fixture) -> Vec<String> {
                 "linked" if !same_units(v, &o.linked) => failures.push(ctx("linked", v, format!("{:?}", o.linked))),
                 "skipped" if !same_units(v, &o.skipped) => failures.push(ctx("link skipped", v, format!("{:?}", o.skipped))),
                 "cargo" if (v == "yes") != o.cargo => failures.push(ctx("cargo invoked", v, o.cargo.to_string())),
+                "rlibs-measured" if v.parse::<u64>().ok() != o.rlibs_measured => {
+                    failures.push(ctx("rlibs measured", v, format!("{:?}", o.rlibs_measured)))
+                }
                 "success" if (v == "yes") != o.success => failures.push(ctx("success", v, o.success.to_string())),
                 "diag" => {
                     let found = o.messages.iter().any(|m| {
@@ -345,7 +360,7 @@ pub fn check(fx: &Fixture) -> Vec<String> {
                         failures.push(ctx(k, "to exist", "missing".into()));
                     }
                 }
-                "compiled" | "linked" | "skipped" | "cargo" | "success" => {}
+                "compiled" | "linked" | "skipped" | "cargo" | "success" | "rlibs-measured" => {}
                 other => failures.push(format!("{} rev {}: unknown expectation `{other}`", fx.name, rev.name)),
             }
         }
