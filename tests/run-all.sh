@@ -11,10 +11,11 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 # Linkers for the diagnostics tests that fail real links with each of them (gold comes with
 # binutils; mold is a Debian package). Installed only where missing and apt-get is usable.
-# gdb checks that fast mode's debuginfo still serves a debugger.
-if ! command -v mold >/dev/null 2>&1 || ! command -v ld.gold >/dev/null 2>&1 || ! command -v gdb >/dev/null 2>&1; then
+# gdb checks that fast mode's debuginfo still serves a debugger; GNU make, that a replay started
+# by make joins its jobserver.
+if ! command -v mold >/dev/null 2>&1 || ! command -v ld.gold >/dev/null 2>&1 || ! command -v gdb >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1; then
     if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-        (apt-get update -qq && apt-get install -y -qq mold binutils gdb >/dev/null) || echo "warning: could not install mold/binutils/gdb; tests that need them will say so" >&2
+        (apt-get update -qq && apt-get install -y -qq mold binutils gdb make >/dev/null) || echo "warning: could not install mold/binutils/gdb/make; tests that need them will say so" >&2
     fi
 fi
 # The tests build fixture workspaces in temp dirs; keep the caller's build settings out of them.

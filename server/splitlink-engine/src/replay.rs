@@ -69,7 +69,7 @@ enum Event {
         key: UnitKey,
     },
     /// A jobserver token for one more job ([`crate::jobs`]).
-    Token(std::io::Result<jobserver::Acquired>),
+    Token(std::io::Result<crate::jobs::Token>),
 }
 
 /// What a `-Zno-link` compile left for its link.
@@ -397,7 +397,7 @@ fn spawn_compile(
     key: UnitKey,
     spec: UnitSpec,
     cancel: Option<Cancel>,
-    js: Option<jobserver::Client>,
+    js: Option<crate::jobs::Client>,
 ) -> std::thread::JoinHandle<()> {
     let tx = tx.clone();
     std::thread::spawn(move || {
@@ -465,7 +465,7 @@ fn spawn_link(
     spec: UnitSpec,
     cancel: Option<Cancel>,
     extra: Vec<String>,
-    js: Option<jobserver::Client>,
+    js: Option<crate::jobs::Client>,
 ) -> std::thread::JoinHandle<()> {
     let tx = tx.clone();
     std::thread::spawn(move || {
@@ -605,7 +605,11 @@ pub fn replay(run: &Run<'_>, state: &mut State, mut warm: Warm, sink: &mut dyn S
     let (tx, rx) = mpsc::channel::<Event>();
     let mut pool = {
         let tx = tx.clone();
-        crate::jobs::Jobs::new(jobs, move |t| {
+        let make = crate::jobs::MakeJobserver::from_env().map(std::sync::Arc::new);
+        if let Some(m) = &make {
+            crate::timing(&format!("joined make's jobserver ({})", m.auth), t0);
+        }
+        crate::jobs::Jobs::new(jobs, make, move |t| {
             let _ = tx.send(Event::Token(t));
         })
     };
