@@ -435,7 +435,11 @@ fn run() -> Result<bool> {
     if cli.write_docs && cli.fast {
         let path = repo.join("docs/benchmarks-fast.md");
         let intro = "# Benchmarks: fast mode\n\n`cargo run --release -p splitlink-bench -- --fast --write-docs` (same method and scenarios as [benchmarks.md](benchmarks.md)): the splitlink side builds with `--fast`: its split links use the wild linker, and dependencies outside the workspace are built with line-tables-only debuginfo (in the dev profile; the generated workspaces have none; ripgrep's lockfile has 51); cargo builds as always. The workspace's compiles are the exact mode's.\n";
-        std::fs::write(&path, format!("{intro}\n{text}"))?;
+        // What follows the generated part (the `cargo` crate's fast-mode check, lever 3, issue
+        // #13's targets: measured by other commands) is kept as it was.
+        let kept =
+            std::fs::read_to_string(&path).ok().and_then(|old| old.find(FAST_DOC_KEPT).map(|i| old[i..].to_string())).unwrap_or_default();
+        std::fs::write(&path, format!("{intro}\n{text}\n{kept}"))?;
         eprintln!("== wrote {}", path.display());
     } else if cli.write_docs {
         let path = repo.join("docs/benchmarks.md");
@@ -444,6 +448,9 @@ fn run() -> Result<bool> {
     }
     Ok(true)
 }
+
+/// The heading from which docs/benchmarks-fast.md is written by hand (kept by `--fast --write-docs`).
+const FAST_DOC_KEPT: &str = "## The `cargo` crate in fast mode";
 
 /// wild as fast mode finds it (`SPLITLINK_WILD`, PATH, ~/.cargo/bin).
 fn splitlink_engine_wild() -> Option<PathBuf> {
